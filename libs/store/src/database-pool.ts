@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import { notFound } from '@jobkeep/errors';
+import { LRUCache } from 'lru-cache';
+import type { Catalogue } from './catalogue.js';
+import type { DatabaseLocations, NodeDatabaseKind } from './database-locations.js';
+import { migrate, type Migrations } from './migrations.js';
+import { NodeDatabase } from './node-database.js';
+import { openSqlite } from './sqlite-connection.js';
+
+export interface DatabasePoolOptions {
+  locations: DatabaseLocations;
+  catalogue: Catalogue;
+  migrations: Record<NodeDatabaseKind, Migrations>;
+  /** How many node databases may be open at once; the least recently used is closed past it. */
+  maxOpen: number;
+  now?: () => number;
+}
+
+/**
+ * Open node databases, bounded by an LRU so that one server can serve thousands of nodes.
+ * A handle is only used synchronously between `get` and the end of a transaction, so closing
+ * an evicted one never interrupts work in progress.
+ */
+export class DatabasePool {
+  private readonly open: LRUCache<string, NodeDatabase>;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DatabasePoolOptions) {
+    this.now = options.now ?? Date.now;
+    this.open = new LRUCache<string, NodeDatabase>({
+      max: options.maxOpen,
+      dispose: (database) => database.close(),
+    });
+  }
+
+  /**
+   * The node's database of the given kind. With `create` it is made (and catalogued) when
+   * missing; without, a missing file is NOT_FOUND and nothing is created.
+   */
+  get(kind: NodeDatabaseKind, nodeId: string, create: boolean): NodeDatabase {
+    const file = this.options.locations.nodeDatabasePath(kind, nodeId);
+    const key = `${kind}:${file}`;
+    const cached = this.open.get(key);
+    if (cached !== undefined) return cached;
+
+    if (!create && !fs.existsSync(file)) {
+      throw notFound(`node ${nodeId} has no ${kind} database`);
+    }
+    const db = openSqlite(file, create);
+    try {
+      migrate(db, this.options.migrations[kind], file);
+      // Also on every open, not only on creation: a crash between creating the file and
+      // cataloguing it must not leave the file out of the catalogue for good.
+      this.options.catalogue.record(nodeId, kind, file, this.now());
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const database = new NodeDatabase(db, file);
+    this.open.set(key, database);
+    return database;
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  closeAll(): void {
+    this.open.clear();
+  }
+}

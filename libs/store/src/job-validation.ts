@@ -1,0 +1,142 @@
+import { invalidArgument } from '@jobkeep/errors';
+import { checkIdentifier, checkOptionalIdentifier } from './identifiers.js';
+import { JOB_STATES, JOB_TYPES, type JobState, type JobType, type JsonObject } from './job-model.js';
+import type { CreateJobInput, JobChanges } from './job-store.js';
+import { INITIAL_JOB_STATES } from './job-transitions.js';
+
+/** Limits on what a client may store; each is checked before anything is written. */
+export const JOB_LIMITS = {
+  /** A spec's size once encoded as JSON, in bytes. */
+  specBytes: 256 * 1024,
+  labels: 64,
+  labelKeyLength: 63,
+  labelValueLength: 256,
+  messageLength: 4096,
+  requestIdLength: 128,
+} as const;
+
+const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** A job as it will be inserted: every field present and checked. */
+export interface NewJob {
+  id: string | undefined;
+  name: string;
+  namespace: string;
+  type: JobType;
+  priority: number;
+  labels: Record<string, string>;
+  queue: string;
+  batchId: string;
+  specJson: string;
+  state: JobState;
+  stateMessage: string;
+  requestId: string;
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export function checkNewJob(input: CreateJobInput): NewJob {
+  const state = input.state ?? 'PENDING';
+  if (!INITIAL_JOB_STATES.includes(state)) {
+    throw invalidArgument(`a job starts in ${INITIAL_JOB_STATES.join(', ')}, not ${state}`);
+  }
+  return {
+    id: input.id === undefined || input.id === '' ? undefined : checkIdentifier('job id', input.id),
+    name: checkOptionalIdentifier('name', input.name),
+    namespace: checkNamespace(input.namespace),
+    type: checkOneOf('type', JOB_TYPES, input.type ?? 'BATCH'),
+    priority: checkPriority(input.priority ?? 0),
+    labels: checkLabels(input.labels ?? {}),
+    queue: checkOptionalIdentifier('queue', input.queue),
+    batchId: checkOptionalIdentifier('batch_id', input.batchId),
+    specJson: encodeSpec(input.spec ?? {}),
+    state,
+    stateMessage: checkMessage(input.stateMessage),
+    requestId: checkRequestId(input.requestId),
+  };
+}
+
+/** The changes of an UpdateJob, checked; at least one field must be given. */
+export function checkJobChanges(changes: JobChanges): JobChanges & { specJson?: string } {
+  const checked: JobChanges & { specJson?: string } = {};
+  if (changes.name !== undefined) checked.name = checkOptionalIdentifier('name', changes.name);
+  if (changes.spec !== undefined) checked.specJson = encodeSpec(changes.spec);
+  if (changes.labels !== undefined) checked.labels = checkLabels(changes.labels);
+  if (changes.priority !== undefined) checked.priority = checkPriority(changes.priority);
+  if (changes.queue !== undefined) checked.queue = checkOptionalIdentifier('queue', changes.queue);
+  if (changes.batchId !== undefined) checked.batchId = checkOptionalIdentifier('batch_id', changes.batchId);
+  if (Object.keys(checked).length === 0) throw invalidArgument('an update must change at least one field');
+  return checked;
+}
+
+export function checkNamespace(namespace: string | undefined): string {
+  return namespace === undefined || namespace === '' ? DEFAULT_NAMESPACE : checkIdentifier('namespace', namespace);
+}
+
+export function checkJobState(what: string, state: string): JobState {
+  return checkOneOf(what, JOB_STATES, state);
+}
+
+export function checkOneOf<T extends string>(what: string, allowed: readonly T[], value: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw invalidArgument(`${what} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+export function checkMessage(message: string | undefined): string {
+  if (message === undefined) return '';
+  if (message.length > JOB_LIMITS.messageLength) {
+    throw invalidArgument(`message is ${message.length} characters long; the limit is ${JOB_LIMITS.messageLength}`);
+  }
+  return message;
+}
+
+export function checkRequestId(requestId: string | undefined): string {
+  if (requestId === undefined) return '';
+  if (requestId.length > JOB_LIMITS.requestIdLength) {
+    throw invalidArgument(`request_id is ${requestId.length} characters long; the limit is ${JOB_LIMITS.requestIdLength}`);
+  }
+  return requestId;
+}
+
+function checkPriority(priority: number): number {
+  if (!Number.isInteger(priority) || priority < INT32_MIN || priority > INT32_MAX) {
+    throw invalidArgument(`priority must be a 32-bit integer, not ${priority}`);
+  }
+  return priority;
+}
+
+function checkLabels(labels: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(labels);
+  if (entries.length > JOB_LIMITS.labels) {
+    throw invalidArgument(`a job has at most ${JOB_LIMITS.labels} labels, not ${entries.length}`);
+  }
+  for (const [key, value] of entries) {
+    if (key.length > JOB_LIMITS.labelKeyLength || !LABEL_KEY.test(key)) {
+      throw invalidArgument(
+        `label key ${JSON.stringify(key)} is not valid: up to ${JOB_LIMITS.labelKeyLength} letters, digits, ` +
+          `'.', '_', '/' or '-', starting and ending with a letter or digit`,
+      );
+    }
+    if (value.length > JOB_LIMITS.labelValueLength) {
+      throw invalidArgument(`label ${key} has a value of ${value.length} characters; the limit is ${JOB_LIMITS.labelValueLength}`);
+    }
+  }
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function checkLabelSelector(selector: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(checkLabels(selector ?? {}));
+}
+
+function encodeSpec(spec: JsonObject): string {
+  const json = JSON.stringify(spec);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > JOB_LIMITS.specBytes) {
+    throw invalidArgument(`spec is ${bytes} bytes as JSON; the limit is ${JOB_LIMITS.specBytes}`);
+  }
+  return json;
+}

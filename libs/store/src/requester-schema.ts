@@ -1,0 +1,87 @@
+import type { Migrations } from './migrations.js';
+
+/**
+ * The requester database ({node}-requester.db). Volatile job fields live in `jobs`, which every
+ * state change rewrites; the spec and labels, which can be large, live in `job_specs` so that a
+ * state change never copies them (SQLite rewrites a whole row on every update). Each list filter
+ * has an index whose trailing columns give the list order and the keyset cursor.
+ */
+export const requesterMigrations: Migrations = [
+  `
+  CREATE TABLE jobs (
+    id            TEXT PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    name          TEXT,
+    type          TEXT NOT NULL,
+    priority      INTEGER NOT NULL,
+    queue         TEXT NOT NULL,
+    batch_id      TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    state_message TEXT NOT NULL,
+    retry_count   INTEGER NOT NULL,
+    revision      INTEGER NOT NULL,
+    version       INTEGER NOT NULL,
+    create_time   INTEGER NOT NULL,
+    modify_time   INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX jobs_by_name ON jobs (namespace, name) WHERE name IS NOT NULL;
+  CREATE INDEX jobs_by_create ON jobs (create_time, id);
+  CREATE INDEX jobs_by_modify ON jobs (modify_time, id);
+  CREATE INDEX jobs_by_state_create ON jobs (state, create_time, id);
+  CREATE INDEX jobs_by_state_modify ON jobs (state, modify_time, id);
+  CREATE INDEX jobs_by_namespace_create ON jobs (namespace, create_time, id);
+  CREATE INDEX jobs_by_queue_create ON jobs (queue, create_time, id);
+  CREATE INDEX jobs_by_batch_create ON jobs (batch_id, create_time, id);
+
+  CREATE TABLE job_specs (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    spec   TEXT NOT NULL,
+    labels TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE job_labels (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (job_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX job_labels_by_pair ON job_labels (key, value, job_id);
+
+  CREATE TABLE executions (
+    id              TEXT PRIMARY KEY,
+    job_id          TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    compute_node_id TEXT NOT NULL,
+    desired_state   TEXT NOT NULL,
+    compute_state   TEXT NOT NULL,
+    state_message   TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    create_time     INTEGER NOT NULL,
+    modify_time     INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX executions_by_job ON executions (job_id, create_time, id);
+
+  -- The history ("job transactions"): one row per change, written in the change's transaction.
+  -- Its rowid is the database-wide revision; AUTOINCREMENT keeps revisions from ever being
+  -- reused after old rows are compacted away.
+  CREATE TABLE job_history (
+    revision       INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id         TEXT NOT NULL,
+    execution_id   TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    previous_state TEXT NOT NULL,
+    new_state      TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    time           INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX job_history_by_job ON job_history (job_id, revision);
+  CREATE INDEX job_history_by_execution ON job_history (execution_id, revision);
+
+  -- Idempotency keys of creates: a retried create finds the record its first attempt made.
+  CREATE TABLE request_ids (
+    request_id  TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    create_time INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
+];

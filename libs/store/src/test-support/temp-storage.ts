@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import { openStorage, type Storage, type StorageSettings } from '../storage.js';
+
+/** A fresh data directory per test, removed afterwards together with any storage opened on it. */
+export function useTempStorage(): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string } {
+  let dir: string | undefined;
+  const opened: Storage[] = [];
+  afterEach(() => {
+    for (const storage of opened.splice(0)) storage.close();
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  const current = () => (dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-store-')));
+  return {
+    dir: current,
+    open(settings = {}) {
+      const storage = openStorage({ dataDir: current(), ...settings });
+      opened.push(storage);
+      return storage;
+    },
+  };
+}
+
+/** Every file below `dir`, as paths relative to it. */
+export function filesBelow(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+/** Expects `promise` to reject with a JobkeepError of `code`, and returns its message. */
+export async function rejection(promise: Promise<unknown>, code: string): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    const { code: actual, message } = error as { code?: string; message: string };
+    if (actual !== code) throw new Error(`expected ${code}, got ${String(actual)}: ${message}`, { cause: error });
+    return message;
+  }
+  throw new Error(`expected ${code}, but the call succeeded`);
+}
