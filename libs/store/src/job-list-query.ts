@@ -50,8 +50,13 @@ export function buildJobListQuery(query: CheckedJobQuery, cursor: Cursor | undef
   if (cursor !== undefined) where(`(${column}, j.id) ${query.descending ? '<' : '>'} (?, ?)`, ...cursor.after);
 
   const whereClause = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  // Without statistics SQLite would rather walk the order column's index than sort, even when
+  // the only filter is a time range on the other column: that walk reads the whole index. The
+  // unary + keeps the order index out of the choice, so the range's index drives the query.
+  const otherRange = query.orderBy === 'modifyTime' ? query.created : query.modified;
+  const sortKey = otherRange.from !== undefined || otherRange.to !== undefined ? `+${column}` : column;
   return {
-    sql: `SELECT ${JOB_COLUMNS} FROM ${JOB_FROM} ${whereClause} ORDER BY ${column} ${direction}, j.id ${direction} LIMIT ?`,
+    sql: `SELECT ${JOB_COLUMNS} FROM ${JOB_FROM} ${whereClause} ORDER BY ${sortKey} ${direction}, j.id ${direction} LIMIT ?`,
     params: [...params, query.pageSize + 1],
   };
 }

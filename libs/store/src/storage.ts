@@ -11,6 +11,8 @@ import { SqliteJobStore } from './sqlite-job-store.js';
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
   maxOpenDatabases?: number;
+  /** The clock records are stamped with, in milliseconds; tests pass their own. */
+  clock?: () => number;
 }
 
 /** Everything the server stores, opened together and closed together. */
@@ -40,9 +42,10 @@ export function openStorage(settings: StorageSettings): Storage {
     catalogue,
     migrations: { requester: requesterMigrations, compute: [] },
     maxOpen: settings.maxOpenDatabases ?? 256,
+    now: settings.clock,
   });
   return {
-    jobStore: new SqliteJobStore(pool),
+    jobStore: new SqliteJobStore(pool, settings.clock),
     catalogue,
     locations,
     close() {

@@ -1,14 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { openStorage, type Storage, type StorageSettings } from '../storage.js';
 
-/** A fresh data directory per test, removed afterwards together with any storage opened on it. */
-export function useTempStorage(): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string } {
+/**
+ * A fresh data directory per test (or, with `perFile`, one for the whole file), removed
+ * afterwards together with any storage opened on it.
+ */
+export function useTempStorage(
+  lifetime: 'perTest' | 'perFile' = 'perTest',
+): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string } {
   let dir: string | undefined;
   const opened: Storage[] = [];
-  afterEach(() => {
+  (lifetime === 'perTest' ? afterEach : afterAll)(() => {
     for (const storage of opened.splice(0)) storage.close();
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
     dir = undefined;
