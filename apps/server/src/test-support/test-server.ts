@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createJobStoreClient, type JobStoreClient } from '@jobkeep/client';
+import { afterEach } from 'vitest';
+import { startServer, type RunningServer } from '../jobkeep-server.js';
+import { createLogger } from '../logger.js';
+import type { ServerConfig } from '../server-config.js';
+
+export interface TestServer {
+  server: RunningServer;
+  client: JobStoreClient;
+  dataDir: string;
+}
+
+/**
+ * Starts real servers on loopback ports over temporary data directories, and stops them, their
+ * clients and their files after each test.
+ */
+export function useTestServers(): {
+  start: (settings?: Partial<ServerConfig>) => Promise<TestServer>;
+  newDataDir: () => string;
+} {
+  const running: TestServer[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const { server, client } of running.splice(0)) {
+      client.close();
+      await server.shutdown();
+    }
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const newDataDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-server-'));
+    dirs.push(dir);
+    return dir;
+  };
+  return {
+    newDataDir,
+    async start(settings = {}) {
+      const config: ServerConfig = {
+        listen: '127.0.0.1:0',
+        dataDir: settings.dataDir ?? newDataDir(),
+        jobStorePath: undefined,
+        computeStorePath: undefined,
+        maxOpenDatabases: 16,
+        logLevel: 'silent',
+        shutdownGraceMs: 2000,
+        ...settings,
+      };
+      const server = await startServer(config, createLogger(config.logLevel));
+      const client = createJobStoreClient(server.address, { defaultDeadlineMs: 5000 });
+      const started = { server, client, dataDir: config.dataDir };
+      running.push(started);
+      return started;
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { createJobStoreClient } from './job-store-client.js';
+export type { JobStoreClient, JobkeepClientOptions } from './job-store-client.js';
+export { JobkeepError, isJobkeepError } from '@jobkeep/errors';
+export type { StatusCodeName } from '@jobkeep/errors';
