@@ -1,0 +1,62 @@
+import * as grpc from '@grpc/grpc-js';
+import { Health, HealthCheckResponse_ServingStatus, createTypedClient } from '@jobkeep/api';
+import { GrpcReflection } from 'grpc-js-reflection-client';
+import { describe, expect, it } from 'vitest';
+import { useTestServers } from './test-support/test-server.js';
+
+describe('discovery with no .proto file at hand', () => {
+  const servers = useTestServers();
+
+  it.each(['v1', 'v1alpha'])('lists the services and resolves every type through reflection %s', async (version) => {
+    const { server } = await servers.start();
+    const reflection = new GrpcReflection(server.address, grpc.credentials.createInsecure(), {}, version);
+    const services = await reflection.listServices();
+    expect(services).toEqual(expect.arrayContaining(['jobkeep.v1.JobStore', 'grpc.health.v1.Health']));
+
+    const methods = await reflection.listMethods('jobkeep.v1.JobStore');
+    expect(methods.map((method) => method.name)).toEqual(
+      expect.arrayContaining(['CreateJob', 'GetJob', 'ListJobs', 'UpdateJob', 'UpdateJobState', 'DeleteJob', 'GetJobHistory']),
+    );
+    const root = (await reflection.getDescriptorBySymbol('jobkeep.v1.JobStore')).getProtobufJsRoot();
+    for (const type of ['jobkeep.v1.CreateJobRequest', 'jobkeep.v1.Job', 'google.protobuf.Struct', 'google.protobuf.Timestamp', 'google.protobuf.FieldMask']) {
+      expect(root.lookupType(type).fullName).toBe(`.${type}`);
+    }
+    const health = (await reflection.getDescriptorBySymbol('grpc.health.v1.Health')).getProtobufJsRoot();
+    expect(health.lookupType('grpc.health.v1.HealthListResponse').fields.statuses?.map).toBe(true);
+  });
+
+  it('serves CreateJob to a client that knows the service only from reflection', async () => {
+    const { server, client } = await servers.start();
+    const reflection = new GrpcReflection(server.address, grpc.credentials.createInsecure());
+    const descriptor = await reflection.getDescriptorBySymbol('jobkeep.v1.JobStore');
+    const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, enums: String, defaults: true }) as unknown as {
+      jobkeep: { v1: { JobStore: grpc.ServiceClientConstructor } };
+    };
+    const dynamic = new pkg.jobkeep.v1.JobStore(server.address, grpc.credentials.createInsecure());
+    // This client reads a map from reflected descriptors as its repeated entries, hence `fields` as a list.
+    const response = await new Promise<{ job: { id: string; state: string; spec: unknown } }>((resolve, reject) =>
+      dynamic.CreateJob(
+        { node_id: 'grpcurl-like', job: { name: 'from-json', spec: { fields: [{ key: 'image', value: { string_value: 'alpine' } }] } } },
+        (error: grpc.ServiceError | null, value: { job: { id: string; state: string; spec: unknown } }) => (error ? reject(error) : resolve(value)),
+      ),
+    );
+    dynamic.close();
+    expect(response.job.state).toBe('JOB_STATE_PENDING');
+    const stored = await client.getJob({ nodeId: 'grpcurl-like', key: { case: 'id', value: response.job.id } });
+    expect(stored.job?.spec).toEqual({ image: 'alpine' });
+  });
+
+  it('reports SERVING through grpc.health.v1, overall and for jobkeep.v1.JobStore, and lists both', async () => {
+    const { server } = await servers.start();
+    const health = createTypedClient(Health, server.address);
+    try {
+      expect((await health.check({ service: '' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      expect((await health.check({ service: 'jobkeep.v1.JobStore' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      await expect(health.check({ service: 'no.such.Service' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      const { statuses } = await health.list({});
+      expect(Object.keys(statuses).sort()).toEqual(['', 'jobkeep.v1.JobStore']);
+    } finally {
+      health.close();
+    }
+  });
+});
