@@ -29,15 +29,17 @@ describe('discovery with no .proto file at hand', () => {
     const { server, client } = await servers.start();
     const reflection = new GrpcReflection(server.address, grpc.credentials.createInsecure());
     const descriptor = await reflection.getDescriptorBySymbol('jobkeep.v1.JobStore');
+    type Reply = { job: { id: string; state: string; spec: unknown } };
+    type DynamicJobStore = grpc.Client & { CreateJob(request: object, done: (error: grpc.ServiceError | null, reply: Reply) => void): void };
     const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, enums: String, defaults: true }) as unknown as {
-      jobkeep: { v1: { JobStore: grpc.ServiceClientConstructor } };
+      jobkeep: { v1: { JobStore: new (address: string, credentials: grpc.ChannelCredentials) => DynamicJobStore } };
     };
     const dynamic = new pkg.jobkeep.v1.JobStore(server.address, grpc.credentials.createInsecure());
     // This client reads a map from reflected descriptors as its repeated entries, hence `fields` as a list.
-    const response = await new Promise<{ job: { id: string; state: string; spec: unknown } }>((resolve, reject) =>
+    const response = await new Promise<Reply>((resolve, reject) =>
       dynamic.CreateJob(
         { node_id: 'grpcurl-like', job: { name: 'from-json', spec: { fields: [{ key: 'image', value: { string_value: 'alpine' } }] } } },
-        (error: grpc.ServiceError | null, value: { job: { id: string; state: string; spec: unknown } }) => (error ? reject(error) : resolve(value)),
+        (error, reply) => (error ? reject(error) : resolve(reply)),
       ),
     );
     dynamic.close();

@@ -27,11 +27,11 @@ describe('storage', () => {
     'refuses node id %j with INVALID_ARGUMENT and creates no file anywhere',
     async (nodeId) => {
       const storage = temp.open();
-      const before = filesBelow(path.dirname(temp.dir()));
+      const before = filesBelow(temp.root());
       const message = await rejection(storage.jobStore.createJob(nodeId, {}), 'INVALID_ARGUMENT');
       expect(message).toContain('node_id');
       await rejection(storage.jobStore.listJobs(nodeId, {}), 'INVALID_ARGUMENT');
-      expect(filesBelow(path.dirname(temp.dir()))).toEqual(before);
+      expect(filesBelow(temp.root())).toEqual(before);
       expect(storage.catalogue.list()).toEqual([]);
     },
   );

@@ -30,10 +30,12 @@ export function useTestServers(): {
     }
     for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
   });
+  // Each data directory is `data` in a folder of its own, so that tests can check that
+  // nothing was written beside it.
   const newDataDir = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-server-'));
-    dirs.push(dir);
-    return dir;
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-server-'));
+    dirs.push(root);
+    return path.join(root, 'data');
   };
   return {
     newDataDir,

@@ -6,20 +6,23 @@ import { openStorage, type Storage, type StorageSettings } from '../storage.js';
 
 /**
  * A fresh data directory per test (or, with `perFile`, one for the whole file), removed
- * afterwards together with any storage opened on it.
+ * afterwards together with any storage opened on it. The data directory is `data` inside a
+ * folder of the test's own (`root`), so that a test can check that nothing was written beside it.
  */
 export function useTempStorage(
   lifetime: 'perTest' | 'perFile' = 'perTest',
-): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string } {
-  let dir: string | undefined;
+): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string; root: () => string } {
+  let root: string | undefined;
   const opened: Storage[] = [];
   (lifetime === 'perTest' ? afterEach : afterAll)(() => {
     for (const storage of opened.splice(0)) storage.close();
-    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+    root = undefined;
   });
-  const current = () => (dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-store-')));
+  const currentRoot = () => (root ??= fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-store-')));
+  const current = () => path.join(currentRoot(), 'data');
   return {
+    root: currentRoot,
     dir: current,
     open(settings = {}) {
       const storage = openStorage({ dataDir: current(), ...settings });
