@@ -1,0 +1,71 @@
+import { JobkeepError } from '@jobkeep/errors';
+import type * as grpc from '@grpc/grpc-js';
+
+/** What a handler knows about the call it serves, besides the request. */
+export interface CallContext {
+  /** The method's path, such as `/jobkeep.v1.JobStore/GetJob`. */
+  readonly methodPath: string;
+  readonly metadata: grpc.Metadata;
+  /** The client's address, as grpc-js reports it (`ipv4:127.0.0.1:53412`). */
+  readonly peer: string;
+  /** When the client stops waiting; undefined when it set no deadline. */
+  readonly deadline: Date | undefined;
+  /**
+   * Aborted when the client cancels or the deadline passes, with a JobkeepError (CANCELLED or
+   * DEADLINE_EXCEEDED) as its reason. A client also cancels when its own deadline passes, which
+   * often arrives first. Pass it on to anything slow, so abandoned work stops.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** The surface shared by the four kinds of grpc-js server calls. */
+interface ServerCall {
+  readonly metadata: grpc.Metadata;
+  readonly cancelled: boolean;
+  getPeer(): string;
+  getDeadline(): grpc.Deadline;
+  getPath(): string;
+  once(event: 'cancelled', listener: () => void): unknown;
+  off(event: 'cancelled', listener: () => void): unknown;
+}
+
+// setTimeout fires at once for delays it cannot represent; such deadlines are as good as none.
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * Builds the context of one call. `dispose` must be called when the handler is done, so that
+ * the deadline timer and the cancellation listener do not outlive the call.
+ */
+export function createCallContext(call: ServerCall): { context: CallContext; dispose: () => void } {
+  const controller = new AbortController();
+  const methodPath = call.getPath();
+  const deadline = toDate(call.getDeadline());
+
+  const onCancelled = () =>
+    controller.abort(new JobkeepError('CANCELLED', `${methodPath} was cancelled by the client`));
+  call.once('cancelled', onCancelled);
+  if (call.cancelled) onCancelled();
+
+  // grpc-js answers DEADLINE_EXCEEDED by itself but tells the handler nothing: the timer does.
+  let timer: NodeJS.Timeout | undefined;
+  const remainingMs = deadline === undefined ? Infinity : deadline.getTime() - Date.now();
+  if (remainingMs <= MAX_TIMER_DELAY_MS) {
+    timer = setTimeout(
+      () => controller.abort(new JobkeepError('DEADLINE_EXCEEDED', `${methodPath} ran past its deadline`)),
+      Math.max(0, remainingMs),
+    );
+  }
+
+  return {
+    context: { methodPath, metadata: call.metadata, peer: call.getPeer(), deadline, signal: controller.signal },
+    dispose: () => {
+      clearTimeout(timer);
+      call.off('cancelled', onCancelled);
+    },
+  };
+}
+
+function toDate(deadline: grpc.Deadline): Date | undefined {
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
+}

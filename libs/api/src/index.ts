@@ -1,0 +1,124 @@
+// The public surface of @jobkeep/api: the generated jobkeep.v1 services and messages, the
+// grpc.health.v1 descriptor, and the bridge between protobuf-es descriptors and grpc-js.
+// Only what is listed here is public; src/gen is reached through this file, never directly.
+
+// jobkeep/v1/job_store.proto
+export {
+  JobStore,
+  file_jobkeep_v1_job_store,
+  CreateJobRequestSchema,
+  CreateJobResponseSchema,
+  DeleteJobRequestSchema,
+  DeleteJobResponseSchema,
+  GetJobHistoryRequestSchema,
+  GetJobHistoryResponseSchema,
+  GetJobRequestSchema,
+  GetJobResponseSchema,
+  JobEventSchema,
+  JobEventType,
+  JobEventTypeSchema,
+  JobExecutionSchema,
+  JobOrder,
+  JobOrderSchema,
+  JobSchema,
+  JobState,
+  JobStateSchema,
+  JobStoreCreateExecutionRequestSchema,
+  JobStoreCreateExecutionResponseSchema,
+  JobStoreListExecutionsRequestSchema,
+  JobStoreListExecutionsResponseSchema,
+  JobStoreUpdateExecutionRequestSchema,
+  JobStoreUpdateExecutionResponseSchema,
+  JobType,
+  JobTypeSchema,
+  ListJobsRequestSchema,
+  ListJobsResponseSchema,
+  UpdateJobRequestSchema,
+  UpdateJobResponseSchema,
+  UpdateJobStateRequestSchema,
+  UpdateJobStateResponseSchema,
+} from './gen/jobkeep/v1/job_store_pb.js';
+export type {
+  CreateJobRequest,
+  CreateJobResponse,
+  DeleteJobRequest,
+  DeleteJobResponse,
+  GetJobHistoryRequest,
+  GetJobHistoryResponse,
+  GetJobRequest,
+  GetJobResponse,
+  Job,
+  JobEvent,
+  JobExecution,
+  JobStoreCreateExecutionRequest,
+  JobStoreCreateExecutionResponse,
+  JobStoreListExecutionsRequest,
+  JobStoreListExecutionsResponse,
+  JobStoreUpdateExecutionRequest,
+  JobStoreUpdateExecutionResponse,
+  ListJobsRequest,
+  ListJobsResponse,
+  UpdateJobRequest,
+  UpdateJobResponse,
+  UpdateJobStateRequest,
+  UpdateJobStateResponse,
+} from './gen/jobkeep/v1/job_store_pb.js';
+
+// jobkeep/v1/types.proto
+export {
+  file_jobkeep_v1_types,
+  DesiredExecutionState,
+  DesiredExecutionStateSchema,
+  ExecutionState,
+  ExecutionStateSchema,
+  SortDirection,
+  SortDirectionSchema,
+} from './gen/jobkeep/v1/types_pb.js';
+
+// grpc/health/v1/health.proto: our compiled declaration of the standard health service, for
+// reflection and for health clients.
+export {
+  Health,
+  file_grpc_health_v1_health,
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponse_ServingStatusSchema,
+  HealthListRequestSchema,
+  HealthListResponseSchema,
+} from './gen/grpc/health/v1/health_pb.js';
+export type {
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthListRequest,
+  HealthListResponse,
+} from './gen/grpc/health/v1/health_pb.js';
+
+// The bridge.
+export { grpcServiceDefinition } from './grpc-service-definition.js';
+export { implementService } from './service-implementation.js';
+export type {
+  BidiStreamingHandler,
+  ClientStreamingHandler,
+  MethodHandler,
+  ServerStreamingHandler,
+  ServiceHandlers,
+  ServiceImplementationOptions,
+  UnaryHandler,
+} from './service-implementation.js';
+export type { CallContext } from './call-context.js';
+export { createTypedClient } from './typed-client.js';
+export type {
+  BidiStreamingMethod,
+  CallOptions,
+  ClientChannel,
+  ClientMethod,
+  ClientStreamingMethod,
+  ServerStreamingMethod,
+  TypedClient,
+  TypedClientOptions,
+  UnaryMethod,
+} from './typed-client.js';
+export { fromWireError, toWireStatus } from './wire-status.js';
+export type { UnexpectedErrorReporter } from './wire-status.js';
+export { addReflection, fileDescriptorProtos, reflectionPackageDefinition } from './reflection.js';

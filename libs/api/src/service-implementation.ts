@@ -1,0 +1,157 @@
+import { once } from 'node:events';
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type DescService,
+  type Message,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
+import { createCallContext, type CallContext } from './call-context.js';
+import { toWireStatus, type UnexpectedErrorReporter } from './wire-status.js';
+
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>>;
+
+/**
+ * Yields the responses. The bridge stops pulling once the call is cancelled, which runs the
+ * generator's `finally`; a handler that waits for events should also watch `context.signal`,
+ * or it only notices the cancellation when its next event comes.
+ */
+export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<O>>;
+
+/**
+ * Reads the requests. grpc-js ends the request stream of a call the client cancels just before
+ * it reports the cancellation, so a cut stream can look complete: a handler must not treat the
+ * end of the requests as the client's commitment to something it cannot undo.
+ */
+export type ClientStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>>;
+
+/** Reads the requests as a ClientStreamingHandler does (mind its caveat) while yielding responses. */
+export type BidiStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<O>>;
+
+export type MethodHandler<M extends DescMethod> =
+  M extends DescMethodUnary<infer I, infer O>
+    ? UnaryHandler<I, O>
+    : M extends DescMethodServerStreaming<infer I, infer O>
+      ? ServerStreamingHandler<I, O>
+      : M extends DescMethodClientStreaming<infer I, infer O>
+        ? ClientStreamingHandler<I, O>
+        : M extends DescMethodBiDiStreaming<infer I, infer O>
+          ? BidiStreamingHandler<I, O>
+          : never;
+
+/**
+ * Handlers by the methods' local names (`getJob`). A method left out answers UNIMPLEMENTED, as
+ * gRPC prescribes, so a service can grow one RPC at a time.
+ */
+export type ServiceHandlers<S extends DescService> = {
+  [K in keyof S['method']]?: MethodHandler<S['method'][K]>;
+};
+
+export interface ServiceImplementationOptions {
+  /** Receives every error that is not a JobkeepError; the client only sees INTERNAL. */
+  onUnexpectedError?: UnexpectedErrorReporter;
+}
+
+type AnyHandler = (input: never, context: CallContext) => Promise<unknown> | AsyncIterable<unknown>;
+
+/**
+ * Turns typed handlers into a grpc-js implementation, to be added to a server together with
+ * `grpcServiceDefinition(service)`. Responses are built with `create()`, so handlers may return
+ * plain objects; every failure reaches the wire through `toWireStatus`.
+ */
+export function implementService<S extends DescService>(
+  service: S,
+  handlers: ServiceHandlers<S>,
+  options: ServiceImplementationOptions = {},
+): grpc.UntypedServiceImplementation {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const handler = (handlers as Record<string, AnyHandler | undefined>)[method.localName];
+    if (handler !== undefined) implementation[method.name] = adapt(method, handler, options);
+  }
+  return implementation;
+}
+
+type AnswerOnceCall = grpc.ServerUnaryCall<Message, Message> | grpc.ServerReadableStream<Message, Message>;
+type AnswerStreamCall = grpc.ServerWritableStream<Message, Message> | grpc.ServerDuplexStream<Message, Message>;
+
+function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplementationOptions): grpc.UntypedHandleCall {
+  // Once the call is cancelled or past its deadline, grpc-js has already ended it; whatever the
+  // handler throws then is a consequence, reported as the abort itself rather than as a fault.
+  const failure = (error: unknown, context: CallContext) =>
+    toWireStatus(context.signal.aborted ? context.signal.reason : error, context.methodPath, options.onUnexpectedError);
+
+  // Unary and client-streaming calls: one response, through the callback.
+  const answerOnce = (call: AnswerOnceCall, callback: grpc.sendUnaryData<Message>) => {
+    const { context, dispose } = createCallContext(call);
+    const input = 'request' in call ? call.request : requestsOf(call);
+    // Building the response inside the chain makes a malformed one a failure like any other.
+    run(async () => create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>)))
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(failure(error, context)),
+      )
+      .finally(dispose);
+  };
+
+  // Server-streaming and bidi calls: a stream of responses, then the status.
+  const answerStream = (call: AnswerStreamCall) => {
+    const { context, dispose } = createCallContext(call);
+    const input = 'request' in call ? call.request : requestsOf(call);
+    run(() => writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal))
+      .then(
+        () => call.end(),
+        // grpc-js turns an 'error' event on a server stream into the call's final status.
+        (error: unknown) => call.emit('error', failure(error, context)),
+      )
+      .finally(dispose);
+  };
+
+  return method.methodKind === 'unary' || method.methodKind === 'client_streaming' ? answerOnce : answerStream;
+}
+
+/**
+ * The requests of a client stream. Node destroys a stream when a `for await` over it ends, and a
+ * destroyed duplex can no longer send its status: the handler's loop must leave it alone.
+ */
+function requestsOf(call: grpc.ServerReadableStream<Message, Message> | grpc.ServerDuplexStream<Message, Message>): AsyncIterable<Message> {
+  return call.iterator({ destroyOnReturn: false });
+}
+
+/** Runs `work`, turning a synchronous throw into a rejection. */
+async function run<T>(work: () => Promise<T>): Promise<T> {
+  return work();
+}
+
+async function writeAll(
+  call: AnswerStreamCall,
+  schema: DescMessage,
+  responses: AsyncIterable<MessageInitShape<DescMessage>>,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const response of responses) {
+    if (signal.aborted) return;
+    // A slow client must slow the handler down instead of growing the write buffer without
+    // bound; the wait ends with an AbortError when the call is cancelled.
+    if (!call.write(create(schema, response))) await once(call, 'drain', { signal });
+  }
+}

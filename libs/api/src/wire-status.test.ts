@@ -1,0 +1,35 @@
+import { JobkeepError } from '@jobkeep/errors';
+import { describe, expect, it } from 'vitest';
+import { fromWireError, toWireStatus } from './wire-status.js';
+
+// The mapping as seen through a real server and client is tested in service-implementation.test.ts;
+// these are the cases a server cannot easily be made to produce.
+describe('toWireStatus', () => {
+  it('keeps the code and message of a JobkeepError without reporting it', () => {
+    const reported: unknown[] = [];
+    const status = toWireStatus(new JobkeepError('ABORTED', 'lock token 7 is stale'), '/m', (error) => reported.push(error));
+    expect(status).toEqual({ code: 10, details: 'lock token 7 is stale' });
+    expect(reported).toEqual([]);
+  });
+
+  it('treats a JobkeepError carrying OK as a fault, never as a success without a response', () => {
+    const reported: unknown[] = [];
+    const bogus = new JobkeepError('OK', 'fine?');
+    expect(toWireStatus(bogus, '/m', (error) => reported.push(error))).toEqual({ code: 13, details: 'internal server error' });
+    expect(reported).toEqual([bogus]);
+  });
+
+  it('hides whatever is not a JobkeepError, even a non-Error', () => {
+    const reported: Array<[unknown, string]> = [];
+    const status = toWireStatus('a string', '/jobkeep.v1.JobStore/GetJob', (error, path) => reported.push([error, path]));
+    expect(status).toEqual({ code: 13, details: 'internal server error' });
+    expect(reported).toEqual([['a string', '/jobkeep.v1.JobStore/GetJob']]);
+  });
+});
+
+describe('fromWireError', () => {
+  it('passes through errors that did not come from a status', () => {
+    const local = new TypeError('bad input');
+    expect(fromWireError(local)).toBe(local);
+  });
+});

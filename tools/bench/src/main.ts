@@ -1,0 +1,16 @@
+import os from 'node:os';
+import { grpcBench } from './grpc-bench.js';
+import { markdownTable } from './measure.js';
+import { storeBench } from './store-bench.js';
+
+/** `npx nx run @jobkeep/bench:bench`; JOBKEEP_BENCH_SCALE multiplies the operation counts. */
+const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
+const store = await storeBench(scale);
+const grpc = await grpcBench(scale);
+
+console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
+console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}\n`);
+console.log('## Store, in process\n');
+console.log(markdownTable(store));
+console.log('\n## gRPC, server in its own process, one client process\n');
+console.log(markdownTable(grpc));

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+
+export interface Measurement {
+  name: string;
+  ops: number;
+  seconds: number;
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU time the measured server process spent per operation, when one was watched. */
+  serverCpuUsPerOp?: number;
+}
+
+/**
+ * Runs `operation` `ops` times with `concurrency` in flight, after `warmup` runs that are not
+ * counted (grpc-js needs a few seconds of load before its speed settles).
+ */
+export async function measure(
+  name: string,
+  options: { ops: number; warmup: number; concurrency: number; serverPid?: number },
+  operation: (index: number) => Promise<unknown>,
+): Promise<Measurement> {
+  await runConcurrently(options.warmup, options.concurrency, operation, []);
+  const cpuBefore = options.serverPid === undefined ? 0 : processCpuMs(options.serverPid);
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  await runConcurrently(options.ops, options.concurrency, operation, latencies);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const cpuMs = options.serverPid === undefined ? undefined : processCpuMs(options.serverPid) - cpuBefore;
+  return {
+    name,
+    ops: options.ops,
+    seconds,
+    opsPerSecond: options.ops / seconds,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    serverCpuUsPerOp: cpuMs === undefined ? undefined : (cpuMs * 1000) / options.ops,
+  };
+}
+
+async function runConcurrently(
+  ops: number,
+  concurrency: number,
+  operation: (index: number) => Promise<unknown>,
+  latencies: number[],
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < ops) {
+      const index = next++;
+      const started = process.hrtime.bigint();
+      await operation(index);
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
+}
+
+/** User plus system CPU time of a process, from /proc (Linux); clock ticks are 100 per second. */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+export function markdownTable(measurements: Measurement[]): string {
+  const rows = measurements.map(
+    (m) =>
+      `| ${m.name} | ${m.ops} | ${Math.round(m.opsPerSecond)} | ${m.p50Ms.toFixed(2)} | ${m.p99Ms.toFixed(2)} | ${
+        m.serverCpuUsPerOp === undefined ? '' : Math.round(m.serverCpuUsPerOp)
+      } |`,
+  );
+  return ['| case | ops | ops/s | p50 ms | p99 ms | server CPU µs/op |', '| --- | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+}
