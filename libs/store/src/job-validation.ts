@@ -1,6 +1,6 @@
 import { invalidArgument } from '@jobkeep/errors';
 import { checkIdentifier, checkOptionalIdentifier } from './identifiers.js';
-import { JOB_STATES, JOB_TYPES, type JobState, type JobType, type JsonObject } from './job-model.js';
+import { JOB_STATES, JOB_TYPES, type Job, type JobState, type JsonObject } from './job-model.js';
 import type { CreateJobInput, JobChanges } from './job-store.js';
 import { INITIAL_JOB_STATES } from './job-transitions.js';
 
@@ -19,21 +19,16 @@ const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-/** A job as it will be inserted: every field present and checked. */
-export interface NewJob {
+/** A job as it will be inserted: every field present and checked, the spec already encoded. */
+export type NewJob = Pick<
+  Job,
+  'name' | 'namespace' | 'type' | 'priority' | 'labels' | 'queue' | 'batchId' | 'state' | 'stateMessage'
+> & {
+  /** Absent when the store is to assign one. */
   id: string | undefined;
-  name: string;
-  namespace: string;
-  type: JobType;
-  priority: number;
-  labels: Record<string, string>;
-  queue: string;
-  batchId: string;
   specJson: string;
-  state: JobState;
-  stateMessage: string;
   requestId: string;
-}
+};
 
 export const DEFAULT_NAMESPACE = 'default';
 
