@@ -89,6 +89,48 @@ describe('the server process', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('loses no acknowledged write when killed with SIGKILL in the middle of writing', async () => {
+    const dataDir = tempDir();
+    const server = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+    children.push(server.child);
+    const { address } = await server.waitFor('jobkeep serving');
+    const client = createJobStoreClient(address!, { retries: false });
+    const acknowledged: string[] = [];
+    let stop = false;
+    const writer = async (worker: number) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const { job } = await client.createJob({ nodeId: 'crash', job: { name: `w${worker}-${i}`, spec: { payload: 'x'.repeat(512) } } });
+          acknowledged.push(job!.id);
+        } catch {
+          return; // the server is gone: this write was never acknowledged
+        }
+      }
+    };
+    const writers = Array.from({ length: 8 }, (_, worker) => writer(worker));
+    while (acknowledged.length < 200) await new Promise((resolve) => setTimeout(resolve, 5));
+    server.child.kill('SIGKILL');
+    await server.exited;
+    stop = true;
+    await Promise.all(writers);
+    client.close();
+
+    for (const file of ['coordination.db', 'crash-requester.db']) {
+      const db = new Database(path.join(dataDir, file));
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+    }
+    const restarted = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+    children.push(restarted.child);
+    const again = createJobStoreClient((await restarted.waitFor('jobkeep serving')).address!);
+    for (const id of acknowledged) {
+      expect((await again.getJob({ nodeId: 'crash', key: { case: 'id', value: id } })).job?.id).toBe(id);
+    }
+    const history = await again.getJobHistory({ nodeId: 'crash', pageSize: 1000 });
+    expect(history.events.length).toBeGreaterThanOrEqual(acknowledged.length);
+    again.close();
+  });
+
   it('refuses to start on a data directory written by a newer jobkeep, saying why', async () => {
     const dataDir = tempDir();
     const db = new Database(path.join(dataDir, 'coordination.db'));
