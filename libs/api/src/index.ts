@@ -37,6 +37,8 @@ export {
   UpdateJobResponseSchema,
   UpdateJobStateRequestSchema,
   UpdateJobStateResponseSchema,
+  WatchJobsRequestSchema,
+  WatchJobsResponseSchema,
 } from './gen/jobkeep/v1/job_store_pb.js';
 export type {
   CreateJobRequest,
@@ -62,6 +64,8 @@ export type {
   UpdateJobResponse,
   UpdateJobStateRequest,
   UpdateJobStateResponse,
+  WatchJobsRequest,
+  WatchJobsResponse,
 } from './gen/jobkeep/v1/job_store_pb.js';
 
 // jobkeep/v1/types.proto
@@ -71,9 +75,85 @@ export {
   DesiredExecutionStateSchema,
   ExecutionState,
   ExecutionStateSchema,
+  NodeDatabaseKind,
+  NodeDatabaseKindSchema,
   SortDirection,
   SortDirectionSchema,
+  WatchProgressSchema,
 } from './gen/jobkeep/v1/types_pb.js';
+export type { WatchProgress } from './gen/jobkeep/v1/types_pb.js';
+
+// jobkeep/v1/execution_store.proto
+export {
+  CreateExecutionRequestSchema,
+  CreateExecutionResponseSchema,
+  DeleteExecutionRequestSchema,
+  DeleteExecutionResponseSchema,
+  ExecutionEventSchema,
+  ExecutionEventType,
+  ExecutionEventTypeSchema,
+  ExecutionSchema,
+  ExecutionStore,
+  GetCountersRequestSchema,
+  GetCountersResponseSchema,
+  GetExecutionHistoryRequestSchema,
+  GetExecutionHistoryResponseSchema,
+  GetExecutionRequestSchema,
+  GetExecutionResponseSchema,
+  ListExecutionsRequestSchema,
+  ListExecutionsResponseSchema,
+  RunResultSchema,
+  StateCountSchema,
+  UpdateExecutionStateRequestSchema,
+  UpdateExecutionStateResponseSchema,
+  WatchExecutionsRequestSchema,
+  WatchExecutionsResponseSchema,
+  file_jobkeep_v1_execution_store,
+} from './gen/jobkeep/v1/execution_store_pb.js';
+export type {
+  CreateExecutionRequest,
+  CreateExecutionResponse,
+  DeleteExecutionRequest,
+  DeleteExecutionResponse,
+  Execution,
+  ExecutionEvent,
+  GetCountersRequest,
+  GetCountersResponse,
+  GetExecutionHistoryRequest,
+  GetExecutionHistoryResponse,
+  GetExecutionRequest,
+  GetExecutionResponse,
+  ListExecutionsRequest,
+  ListExecutionsResponse,
+  RunResult,
+  StateCount,
+  UpdateExecutionStateRequest,
+  UpdateExecutionStateResponse,
+  WatchExecutionsRequest,
+  WatchExecutionsResponse,
+} from './gen/jobkeep/v1/execution_store_pb.js';
+
+// jobkeep/v1/checkpoint_store.proto
+export {
+  CheckpointSchema,
+  CheckpointStore,
+  GetCheckpointRequestSchema,
+  GetCheckpointResponseSchema,
+  ListCheckpointsRequestSchema,
+  ListCheckpointsResponseSchema,
+  PutCheckpointRequestSchema,
+  PutCheckpointResponseSchema,
+  file_jobkeep_v1_checkpoint_store,
+} from './gen/jobkeep/v1/checkpoint_store_pb.js';
+export type {
+  Checkpoint,
+  GetCheckpointRequest,
+  GetCheckpointResponse,
+  ListCheckpointsRequest,
+  ListCheckpointsResponse,
+  PutCheckpointRequest,
+  PutCheckpointResponse,
+} from './gen/jobkeep/v1/checkpoint_store_pb.js';
 
 // grpc/health/v1/health.proto: our compiled declaration of the standard health service, for
 // reflection and for health clients.

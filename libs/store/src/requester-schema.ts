@@ -1,4 +1,5 @@
 import type { Migrations } from './migrations.js';
+import { CHECKPOINTS_AND_META } from './shared-schema.js';
 
 /**
  * The requester database ({node}-requester.db). Volatile job fields live in `jobs`, which every
@@ -83,5 +84,28 @@ export const requesterMigrations: Migrations = [
     record_id   TEXT NOT NULL,
     create_time INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
+  `,
+  `
+  -- Jobs per state, kept by triggers in the same transaction as every change, so that a restart
+  -- knows them without a scan and no write path can forget them. The check compares them with
+  -- a GROUP BY over the rows.
+  CREATE TABLE job_state_counts (
+    state TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO job_state_counts (state, count) SELECT state, count(*) FROM jobs GROUP BY state;
+  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_state_counts (state, count) VALUES (new.state, 1)
+      ON CONFLICT (state) DO UPDATE SET count = count + 1;
+  END;
+  CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_state_counts SET count = count - 1 WHERE state = old.state;
+  END;
+  CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN old.state <> new.state BEGIN
+    UPDATE job_state_counts SET count = count - 1 WHERE state = old.state;
+    INSERT INTO job_state_counts (state, count) VALUES (new.state, 1)
+      ON CONFLICT (state) DO UPDATE SET count = count + 1;
+  END;
+  ${CHECKPOINTS_AND_META}
   `,
 ];

@@ -4,6 +4,7 @@ import { DatabaseLocations, type DatabaseLocationSettings } from './database-loc
 import { DatabasePool } from './database-pool.js';
 import type { JobStore } from './job-store.js';
 import { migrate } from './migrations.js';
+import { computeMigrations } from './compute-schema.js';
 import { requesterMigrations } from './requester-schema.js';
 import { openSqlite, type SqliteDatabase } from './sqlite-connection.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
@@ -40,7 +41,7 @@ export function openStorage(settings: StorageSettings): Storage {
   const pool = new DatabasePool({
     locations,
     catalogue,
-    migrations: { requester: requesterMigrations, compute: [] },
+    migrations: { requester: requesterMigrations, compute: computeMigrations },
     maxOpen: settings.maxOpenDatabases ?? 256,
     now: settings.clock,
   });

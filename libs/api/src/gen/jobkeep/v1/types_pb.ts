@@ -2,14 +2,37 @@
 // @generated from file jobkeep/v1/types.proto (package jobkeep.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobkeep/v1/types.proto.
  */
 export const file_jobkeep_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZqb2JrZWVwL3YxL3R5cGVzLnByb3RvEgpqb2JrZWVwLnYxKvgCCg5FeGVjdXRpb25TdGF0ZRIfChtFWEVDVVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdFWEVDVVRJT05fU1RBVEVfQ1JFQVRFRBABEiAKHEVYRUNVVElPTl9TVEFURV9CSURfQUNDRVBURUQQAhIgChxFWEVDVVRJT05fU1RBVEVfQklEX1JFSkVDVEVEEAMSGwoXRVhFQ1VUSU9OX1NUQVRFX1JVTk5JTkcQBBIoCiRFWEVDVVRJT05fU1RBVEVfV0FJVElOR19WRVJJRklDQVRJT04QBRIjCh9FWEVDVVRJT05fU1RBVEVfUkVTVUxUX0FDQ0VQVEVEEAYSHgoaRVhFQ1VUSU9OX1NUQVRFX1BVQkxJU0hJTkcQBxIdChlFWEVDVVRJT05fU1RBVEVfQ09NUExFVEVEEAgSGgoWRVhFQ1VUSU9OX1NUQVRFX0ZBSUxFRBAJEh0KGUVYRUNVVElPTl9TVEFURV9DQU5DRUxMRUQQCiqvAQoVRGVzaXJlZEV4ZWN1dGlvblN0YXRlEicKI0RFU0lSRURfRVhFQ1VUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASIwofREVTSVJFRF9FWEVDVVRJT05fU1RBVEVfUEVORElORxABEiMKH0RFU0lSRURfRVhFQ1VUSU9OX1NUQVRFX1JVTk5JTkcQAhIjCh9ERVNJUkVEX0VYRUNVVElPTl9TVEFURV9TVE9QUEVEEAMqbAoNU29ydERpcmVjdGlvbhIeChpTT1JUX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEhwKGFNPUlRfRElSRUNUSU9OX0FTQ0VORElORxABEh0KGVNPUlRfRElSRUNUSU9OX0RFU0NFTkRJTkcQAmIGcHJvdG8z");
+  fileDesc("ChZqb2JrZWVwL3YxL3R5cGVzLnByb3RvEgpqb2JrZWVwLnYxIiEKDVdhdGNoUHJvZ3Jlc3MSEAoIcmV2aXNpb24YASABKAQq+AIKDkV4ZWN1dGlvblN0YXRlEh8KG0VYRUNVVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEhsKF0VYRUNVVElPTl9TVEFURV9DUkVBVEVEEAESIAocRVhFQ1VUSU9OX1NUQVRFX0JJRF9BQ0NFUFRFRBACEiAKHEVYRUNVVElPTl9TVEFURV9CSURfUkVKRUNURUQQAxIbChdFWEVDVVRJT05fU1RBVEVfUlVOTklORxAEEigKJEVYRUNVVElPTl9TVEFURV9XQUlUSU5HX1ZFUklGSUNBVElPThAFEiMKH0VYRUNVVElPTl9TVEFURV9SRVNVTFRfQUNDRVBURUQQBhIeChpFWEVDVVRJT05fU1RBVEVfUFVCTElTSElORxAHEh0KGUVYRUNVVElPTl9TVEFURV9DT01QTEVURUQQCBIaChZFWEVDVVRJT05fU1RBVEVfRkFJTEVEEAkSHQoZRVhFQ1VUSU9OX1NUQVRFX0NBTkNFTExFRBAKKq8BChVEZXNpcmVkRXhlY3V0aW9uU3RhdGUSJwojREVTSVJFRF9FWEVDVVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIjCh9ERVNJUkVEX0VYRUNVVElPTl9TVEFURV9QRU5ESU5HEAESIwofREVTSVJFRF9FWEVDVVRJT05fU1RBVEVfUlVOTklORxACEiMKH0RFU0lSRURfRVhFQ1VUSU9OX1NUQVRFX1NUT1BQRUQQAypsCg1Tb3J0RGlyZWN0aW9uEh4KGlNPUlRfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHAoYU09SVF9ESVJFQ1RJT05fQVNDRU5ESU5HEAESHQoZU09SVF9ESVJFQ1RJT05fREVTQ0VORElORxACKngKEE5vZGVEYXRhYmFzZUtpbmQSIgoeTk9ERV9EQVRBQkFTRV9LSU5EX1VOU1BFQ0lGSUVEEAASIAocTk9ERV9EQVRBQkFTRV9LSU5EX1JFUVVFU1RFUhABEh4KGk5PREVfREFUQUJBU0VfS0lORF9DT01QVVRFEAJiBnByb3RvMw");
+
+/**
+ * A watch's report that it has seen every change up to `revision`: sent first on every watch,
+ * then whenever the stream has been idle for the progress interval.
+ *
+ * @generated from message jobkeep.v1.WatchProgress
+ */
+export type WatchProgress = Message<"jobkeep.v1.WatchProgress"> & {
+  /**
+   * The database's current revision.
+   *
+   * @generated from field: uint64 revision = 1;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message jobkeep.v1.WatchProgress.
+ * Use `create(WatchProgressSchema)` to create a new message.
+ */
+export const WatchProgressSchema: GenMessage<WatchProgress> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_types, 0);
 
 /**
  * State of an execution on a compute node, from the compute-node design. The requester keeps
@@ -146,4 +169,36 @@ export enum SortDirection {
  */
 export const SortDirectionSchema: GenEnum<SortDirection> = /*@__PURE__*/
   enumDesc(file_jobkeep_v1_types, 2);
+
+/**
+ * The two kinds of node database.
+ *
+ * @generated from enum jobkeep.v1.NodeDatabaseKind
+ */
+export enum NodeDatabaseKind {
+  /**
+   * @generated from enum value: NODE_DATABASE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * {node}-requester.db
+   *
+   * @generated from enum value: NODE_DATABASE_KIND_REQUESTER = 1;
+   */
+  REQUESTER = 1,
+
+  /**
+   * {node}-compute.db
+   *
+   * @generated from enum value: NODE_DATABASE_KIND_COMPUTE = 2;
+   */
+  COMPUTE = 2,
+}
+
+/**
+ * Describes the enum jobkeep.v1.NodeDatabaseKind.
+ */
+export const NodeDatabaseKindSchema: GenEnum<NodeDatabaseKind> = /*@__PURE__*/
+  enumDesc(file_jobkeep_v1_types, 3);
 
