@@ -28,7 +28,10 @@ import type {
   JobStore,
   JobType as StoreJobType,
   JsonObject,
+  JobHistoryFeed,
 } from '@jobkeep/store';
+import type { WatchSettings } from './history-watch.js';
+import { watchJobsHandler } from './job-watch-service.js';
 import { executionToWire, jobEventToWire, jobToWire } from './job-wire.js';
 import { enumName, enumNames, milliseconds, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -37,7 +40,7 @@ import { enumName, enumNames, milliseconds, required, requiredEnumName, revision
  * back into a response. Validation of content is the store's; this layer only checks what the
  * wire format cannot say (a required message, a known enum value, a field mask).
  */
-export function jobStoreHandlers(store: JobStore) {
+export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFeed; settings: WatchSettings }) {
   return {
     async createJob(request: CreateJobRequest) {
       const job = await store.createJob(request.nodeId, createJobInput(request));
@@ -133,6 +136,8 @@ export function jobStoreHandlers(store: JobStore) {
       });
       return { executions: page.items.map(executionToWire), nextPageToken: page.nextPageToken };
     },
+
+    watchJobs: watchJobsHandler(watch.history, watch.settings),
   };
 }
 

@@ -1,9 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { Health, JobStore, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
+import { CheckpointStore, ExecutionStore, Health, JobStore, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
 import { openStorage, type Storage } from '@jobkeep/store';
+import { executionWatchHandlers } from './execution-watch-service.js';
+import type { WatchSettings } from './history-watch.js';
 import { jobStoreHandlers } from './job-store-service.js';
+import { executionStoreHandlers } from './execution-store-service.js';
+import { checkpointStoreHandlers } from './checkpoint-store-service.js';
 import type { Logger } from './logger.js';
+import { RetentionScheduler } from './retention-scheduler.js';
 import type { ServerConfig } from './server-config.js';
 
 export interface RunningServer {
@@ -17,7 +22,7 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-const SERVED_SERVICES = [JobStore];
+const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore];
 
 /** Opens the data directory and serves jobkeep.v1, health and reflection on `config.listen`. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
@@ -26,19 +31,37 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
+    retention: { requester: config.jobRetention, compute: config.executionRetention },
+    onDatabaseOpened: (info) => {
+      logger.info(info, 'database opened');
+      // Databases open lazily, on requests, so the scheduler below exists by the time this runs.
+      retention.databaseOpened(info.kind, info.nodeId);
+    },
   });
+  const retention = new RetentionScheduler(storage, config.retentionIntervalMs, logger);
   const server = new grpc.Server();
   const health = new HealthImplementation({ '': 'SERVING' });
+  // Aborted at shutdown, so that watches end at once instead of holding it for the grace period.
+  const watches = new AbortController();
+  const watch: WatchSettings = {
+    progressIntervalMs: config.watchProgressIntervalMs,
+    stallTimeoutMs: config.watchStallTimeoutMs,
+    stopping: watches.signal,
+    onStalled: (nodeId, resumeFrom) => logger.warn({ nodeId, resumeFrom }, 'watch dropped: the watcher stopped reading'),
+  };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, jobStoreHandlers(storage.jobStore), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, { ...executionStoreHandlers(storage.executionStore), ...executionWatchHandlers(storage.executionHistory, watch) }, { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
     addReflection(server, [...SERVED_SERVICES, Health]);
     const port = await bind(server, config.listen);
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     logger.info({ address, dataDir: storage.locations.dataDir }, 'jobkeep serving');
-    return { address, storage, shutdown: once(() => shutdown(server, health, storage, config, logger)) };
+    retention.start();
+    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, watches, config, logger)) };
   } catch (error) {
     server.forceShutdown();
     storage.close();
@@ -58,6 +81,8 @@ async function shutdown(
   server: grpc.Server,
   health: HealthImplementation,
   storage: Storage,
+  retention: RetentionScheduler,
+  watches: AbortController,
   config: ServerConfig,
   logger: Logger,
 ): Promise<void> {
@@ -65,13 +90,16 @@ async function shutdown(
   health.setStatus('', 'NOT_SERVING');
   for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'NOT_SERVING');
   const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  // Watches never finish by themselves: they end now with UNAVAILABLE, naming where to resume.
+  watches.abort();
   const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownGraceMs, 'timeout').unref());
   if ((await Promise.race([drained, grace])) === 'timeout') {
     logger.warn('in-flight calls outlived the grace period; cancelling them');
     server.forceShutdown();
   }
-  // Every store call is one synchronous transaction, so once no call is in flight no
-  // transaction is either, and the files can be closed.
+  // Every store call is one synchronous transaction, so once no call is in flight and the
+  // retention pass in progress has finished, no transaction is either: the files can close.
+  await retention.stop();
   storage.close();
   logger.info('jobkeep stopped');
 }

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
 
 export interface ServerConfig {
   /** host:port to listen on; port 0 picks a free port. */
@@ -10,6 +12,16 @@ export interface ServerConfig {
   logLevel: string;
   /** How long a shutdown waits for in-flight calls before cancelling them, in milliseconds. */
   shutdownGraceMs: number;
+  /** A watch stream that has sent nothing for this long gets a progress message, in milliseconds. */
+  watchProgressIntervalMs: number;
+  /** How long a watch waits for a watcher that reads nothing before ending its stream, in milliseconds. */
+  watchStallTimeoutMs: number;
+  /** Retention of requester databases' jobs, by state. */
+  jobRetention: RetentionPolicy;
+  /** Retention of compute databases' executions, by state. */
+  executionRetention: RetentionPolicy;
+  /** How often retention runs over every node database, in milliseconds. */
+  retentionIntervalMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -26,10 +38,23 @@ function listenAddress(value: string): string {
   return value;
 }
 
-/** The command line of jobkeep-server; every setting is a flag and an environment variable. */
+const retention = (kind: 'job' | 'execution') => (value: string) => {
+  try {
+    return parseRetentionSetting(kind, value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+/**
+ * The command line of jobkeep-server. Every setting is a flag, an environment variable and a
+ * key of the JSON config file (the flag's camelCase name, e.g. "dataDir"); a flag beats the
+ * environment, which beats the file, which beats the default.
+ */
 export function serverCommand(): Command {
   return new Command('jobkeep-server')
     .description('jobkeep: gRPC storage for cluster node agents, over per-node SQLite files')
+    .addOption(new Option('--config <file>', 'JSON file of settings, keyed by the flags\' camelCase names').env('JOBKEEP_CONFIG'))
     .addOption(new Option('--listen <host:port>', 'address to serve gRPC on').env('JOBKEEP_LISTEN').default('127.0.0.1:7420').argParser(listenAddress))
     .addOption(new Option('--data-dir <dir>', 'directory of coordination.db and the node databases').env('JOBKEEP_DATA_DIR').default('./data'))
     .addOption(new Option('--job-store-path <template>', 'path of requester databases; must contain {node}').env('JOBKEEP_JOB_STORE_PATH'))
@@ -47,27 +72,76 @@ export function serverCommand(): Command {
         .default(10_000)
         .argParser(positiveInteger),
     )
+    .addOption(
+      new Option('--watch-progress-interval-ms <ms>', 'idle watch streams get a progress message with the current revision this often')
+        .env('JOBKEEP_WATCH_PROGRESS_INTERVAL_MS')
+        .default(10_000)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--watch-stall-timeout-ms <ms>', 'a watcher that reads nothing for this long is dropped with RESOURCE_EXHAUSTED')
+        .env('JOBKEEP_WATCH_STALL_TIMEOUT_MS')
+        .default(30_000)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--job-retention <policy>', 'retention of jobs by state, e.g. COMPLETED=delete:7d,RUNNING=fail:24h (default: keep all)')
+        .env('JOBKEEP_JOB_RETENTION')
+        .default({}, 'keep all')
+        .argParser(retention('job')),
+    )
+    .addOption(
+      new Option('--execution-retention <policy>', 'retention of executions by state, e.g. COMPLETED=delete:7d (default: keep all)')
+        .env('JOBKEEP_EXECUTION_RETENTION')
+        .default({}, 'keep all')
+        .argParser(retention('execution')),
+    )
+    .addOption(
+      new Option('--retention-interval-ms <ms>', 'how often retention runs over every node database')
+        .env('JOBKEEP_RETENTION_INTERVAL_MS')
+        .default(3_600_000)
+        .argParser(positiveInteger),
+    )
     .showHelpAfterError();
 }
 
-/** Parses argv (as process.argv: node, script, args...) and the environment into settings. */
-export function parseServerConfig(argv: readonly string[]): ServerConfig {
-  const options = serverCommand().parse(argv).opts<{
-    listen: string;
-    dataDir: string;
-    jobStorePath?: string;
-    computeStorePath?: string;
-    maxOpenDatabases: number;
-    logLevel: string;
-    shutdownGraceMs: number;
-  }>();
-  return {
-    listen: options.listen,
-    dataDir: options.dataDir,
-    jobStorePath: options.jobStorePath,
-    computeStorePath: options.computeStorePath,
-    maxOpenDatabases: options.maxOpenDatabases,
-    logLevel: options.logLevel,
-    shutdownGraceMs: options.shutdownGraceMs,
-  };
+/**
+ * Parses argv (as process.argv: node, script, args...), the environment and the config file.
+ * On bad settings the command prints why and exits, unless it was given `exitOverride()`.
+ */
+export function parseServerConfig(argv: readonly string[], command = serverCommand()): ServerConfig {
+  command.parse(argv);
+  const configFile = command.getOptionValue('config') as string | undefined;
+  if (configFile !== undefined) applyConfigFile(command, configFile);
+  const { config: _file, ...settings } = command.opts<ServerConfig & { config?: string }>();
+  return settings;
+}
+
+/**
+ * Fills the settings that neither a flag nor the environment gave from the config file,
+ * through each option's own parser, so that a value is checked the same way wherever it comes
+ * from. An unknown key is an error rather than a silently ignored typo.
+ */
+function applyConfigFile(command: Command, file: string): void {
+  let values: Record<string, unknown>;
+  try {
+    values = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    command.error(`cannot read the config file ${file}: ${(error as Error).message}`);
+  }
+  for (const [key, value] of Object.entries(values)) {
+    const option = command.options.find((candidate) => candidate.attributeName() === key && key !== 'config');
+    if (option === undefined) command.error(`the config file ${file} has an unknown setting ${JSON.stringify(key)}`);
+    if (command.getOptionValueSource(key) !== 'default' && command.getOptionValue(key) !== undefined) continue;
+    const text = typeof value === 'object' && value !== null ? value : String(value);
+    try {
+      const parsed = option.parseArg ? option.parseArg(text as string, undefined) : text;
+      if (option.argChoices && !option.argChoices.includes(String(parsed))) {
+        throw new InvalidArgumentError(`allowed choices are ${option.argChoices.join(', ')}`);
+      }
+      command.setOptionValueWithSource(key, parsed, 'config');
+    } catch (error) {
+      command.error(`the config file ${file}: ${key}: ${(error as Error).message}`);
+    }
+  }
 }

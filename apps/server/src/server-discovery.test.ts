@@ -11,7 +11,9 @@ describe('discovery with no .proto file at hand', () => {
     const { server } = await servers.start();
     const reflection = new GrpcReflection(server.address, grpc.credentials.createInsecure(), {}, version);
     const services = await reflection.listServices();
-    expect(services).toEqual(expect.arrayContaining(['jobkeep.v1.JobStore', 'grpc.health.v1.Health']));
+    expect(services).toEqual(
+      expect.arrayContaining(['jobkeep.v1.JobStore', 'jobkeep.v1.ExecutionStore', 'jobkeep.v1.CheckpointStore', 'grpc.health.v1.Health']),
+    );
 
     const methods = await reflection.listMethods('jobkeep.v1.JobStore');
     expect(methods.map((method) => method.name)).toEqual(
@@ -20,6 +22,13 @@ describe('discovery with no .proto file at hand', () => {
     const root = (await reflection.getDescriptorBySymbol('jobkeep.v1.JobStore')).getProtobufJsRoot();
     for (const type of ['jobkeep.v1.CreateJobRequest', 'jobkeep.v1.Job', 'google.protobuf.Struct', 'google.protobuf.Timestamp', 'google.protobuf.FieldMask']) {
       expect(root.lookupType(type).fullName).toBe(`.${type}`);
+    }
+    for (const [service, types] of [
+      ['jobkeep.v1.ExecutionStore', ['jobkeep.v1.Execution', 'jobkeep.v1.RunResult', 'jobkeep.v1.GetCountersResponse', 'jobkeep.v1.ExecutionState']],
+      ['jobkeep.v1.CheckpointStore', ['jobkeep.v1.Checkpoint', 'jobkeep.v1.PutCheckpointRequest', 'jobkeep.v1.NodeDatabaseKind']],
+    ] as const) {
+      const serviceRoot = (await reflection.getDescriptorBySymbol(service)).getProtobufJsRoot();
+      for (const type of types) expect(serviceRoot.lookup(type)?.fullName).toBe(`.${type}`);
     }
     const health = (await reflection.getDescriptorBySymbol('grpc.health.v1.Health')).getProtobufJsRoot();
     expect(health.lookupType('grpc.health.v1.HealthListResponse').fields.statuses?.map).toBe(true);
@@ -48,7 +57,7 @@ describe('discovery with no .proto file at hand', () => {
     expect(stored.job?.spec).toEqual({ image: 'alpine' });
   });
 
-  it('reports SERVING through grpc.health.v1, overall and for jobkeep.v1.JobStore, and lists both', async () => {
+  it('reports SERVING through grpc.health.v1, overall and for each jobkeep.v1 service, and lists them', async () => {
     const { server } = await servers.start();
     const health = createTypedClient(Health, server.address);
     try {
@@ -56,7 +65,8 @@ describe('discovery with no .proto file at hand', () => {
       expect((await health.check({ service: 'jobkeep.v1.JobStore' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
       await expect(health.check({ service: 'no.such.Service' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       const { statuses } = await health.list({});
-      expect(Object.keys(statuses).sort()).toEqual(['', 'jobkeep.v1.JobStore']);
+      expect((await health.check({ service: 'jobkeep.v1.ExecutionStore' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      expect(Object.keys(statuses).sort()).toEqual(['', 'jobkeep.v1.CheckpointStore', 'jobkeep.v1.ExecutionStore', 'jobkeep.v1.JobStore']);
     } finally {
       health.close();
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { JobState } from '@jobkeep/api';
 import { createJobStoreClient } from '@jobkeep/client';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -129,6 +130,27 @@ describe('the server process', () => {
     const history = await again.getJobHistory({ nodeId: 'crash', pageSize: 1000 });
     expect(history.events.length).toBeGreaterThanOrEqual(acknowledged.length);
     again.close();
+  });
+
+  it('applies retention periodically, deleting only what the policy names, and logs what it did', async () => {
+    const dataDir = tempDir();
+    const server = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--retention-interval-ms', '200'], {
+      JOBKEEP_JOB_RETENTION: 'CANCELLED=delete:100ms',
+    });
+    children.push(server.child);
+    const client = createJobStoreClient((await server.waitFor('jobkeep serving')).address!);
+    const { job: doomed } = await client.createJob({ nodeId: 'kept', job: {} });
+    await client.updateJobState({ nodeId: 'kept', jobId: doomed!.id, newState: JobState.CANCELLED });
+    const { job: running } = await client.createJob({ nodeId: 'kept', job: { state: JobState.QUEUED } });
+    await client.updateJobState({ nodeId: 'kept', jobId: running!.id, newState: JobState.RUNNING });
+
+    const applied = (await server.waitFor('retention applied')) as LogLine & { deleted?: Record<string, number> };
+    expect(applied.deleted).toEqual({ CANCELLED: 1 });
+    await expect(client.getJob({ nodeId: 'kept', key: { case: 'id', value: doomed!.id } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await client.getJob({ nodeId: 'kept', key: { case: 'id', value: running!.id } })).job?.state).toBe(JobState.RUNNING);
+    client.close();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('refuses to start on a data directory written by a newer jobkeep, saying why', async () => {

@@ -16,6 +16,20 @@ export interface CallContext {
    * often arrives first. Pass it on to anything slow, so abandoned work stops.
    */
   readonly signal: AbortSignal;
+  /**
+   * Server-streaming and bidi calls: ends the call with `error()` as its status once a response
+   * has waited `timeoutMs` for a client that reads nothing (grpc-js's write buffer stays full),
+   * rather than holding the handler for as long as the client neither reads nor cancels.
+   * `error` is called then, so it can name how far the stream got. A later call replaces the
+   * limit; unary and client-streaming calls have no responses to wait on and ignore it.
+   */
+  limitStall(timeoutMs: number, error: () => JobkeepError): void;
+}
+
+/** A stream's limit on waiting for a client that does not read, as set by `limitStall`. */
+export interface StallLimit {
+  timeoutMs: number;
+  error: () => JobkeepError;
 }
 
 /** The surface shared by the four kinds of grpc-js server calls. */
@@ -36,7 +50,11 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
  * Builds the context of one call. `dispose` must be called when the handler is done, so that
  * the deadline timer and the cancellation listener do not outlive the call.
  */
-export function createCallContext(call: ServerCall): { context: CallContext; dispose: () => void } {
+export function createCallContext(call: ServerCall): {
+  context: CallContext;
+  dispose: () => void;
+  stallLimit: () => StallLimit | undefined;
+} {
   const controller = new AbortController();
   const methodPath = call.getPath();
   const deadline = toDate(call.getDeadline());
@@ -56,8 +74,14 @@ export function createCallContext(call: ServerCall): { context: CallContext; dis
     );
   }
 
+  let stallLimit: StallLimit | undefined;
+  const limitStall = (timeoutMs: number, error: () => JobkeepError) => {
+    stallLimit = { timeoutMs, error };
+  };
+
   return {
-    context: { methodPath, metadata: call.metadata, peer: call.getPeer(), deadline, signal: controller.signal },
+    context: { methodPath, metadata: call.metadata, peer: call.getPeer(), deadline, signal: controller.signal, limitStall },
+    stallLimit: () => stallLimit,
     dispose: () => {
       clearTimeout(timer);
       call.off('cancelled', onCancelled);

@@ -186,7 +186,7 @@ export type {
   ServiceImplementationOptions,
   UnaryHandler,
 } from './service-implementation.js';
-export type { CallContext } from './call-context.js';
+export type { CallContext, StallLimit } from './call-context.js';
 export { createTypedClient } from './typed-client.js';
 export type {
   BidiStreamingMethod,

@@ -13,7 +13,7 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
-import { createCallContext, type CallContext } from './call-context.js';
+import { createCallContext, type CallContext, type StallLimit } from './call-context.js';
 import { toWireStatus, type UnexpectedErrorReporter } from './wire-status.js';
 
 export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
@@ -115,9 +115,9 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
 
   // Server-streaming and bidi calls: a stream of responses, then the status.
   const answerStream = (call: AnswerStreamCall) => {
-    const { context, dispose } = createCallContext(call);
+    const { context, dispose, stallLimit } = createCallContext(call);
     const input = 'request' in call ? call.request : requestsOf(call);
-    run(() => writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal))
+    run(() => writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit))
       .then(
         () => call.end(),
         // grpc-js turns an 'error' event on a server stream into the call's final status.
@@ -147,11 +147,34 @@ async function writeAll(
   schema: DescMessage,
   responses: AsyncIterable<MessageInitShape<DescMessage>>,
   signal: AbortSignal,
+  stallLimit: () => StallLimit | undefined,
 ): Promise<void> {
   for await (const response of responses) {
     if (signal.aborted) return;
-    // A slow client must slow the handler down instead of growing the write buffer without
-    // bound; the wait ends with an AbortError when the call is cancelled.
-    if (!call.write(create(schema, response))) await once(call, 'drain', { signal });
+    if (!call.write(create(schema, response))) await drained(call, signal, stallLimit());
+  }
+}
+
+/**
+ * Waits for grpc-js's write buffer to drain: a slow client must slow the handler down instead of
+ * growing the buffer without bound. The wait ends with an AbortError when the call is cancelled,
+ * and with the handler's own error when it set a stall limit and the client read nothing for
+ * that long. Messages already written still come before that status, should the client read
+ * again: grpc-js ends a stream after its buffered writes.
+ */
+async function drained(call: AnswerStreamCall, signal: AbortSignal, limit: StallLimit | undefined): Promise<void> {
+  if (limit === undefined) {
+    await once(call, 'drain', { signal });
+    return;
+  }
+  const stalled = new AbortController();
+  const timer = setTimeout(() => stalled.abort(), limit.timeoutMs);
+  try {
+    await once(call, 'drain', { signal: AbortSignal.any([signal, stalled.signal]) });
+  } catch (error) {
+    if (stalled.signal.aborted && !signal.aborted) throw limit.error();
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }

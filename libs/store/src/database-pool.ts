@@ -4,8 +4,19 @@ import { LRUCache } from 'lru-cache';
 import type { Catalogue } from './catalogue.js';
 import type { DatabaseLocations, NodeDatabaseKind } from './database-locations.js';
 import { migrate, type Migrations } from './migrations.js';
+import { CommitNotifier } from './commit-notifier.js';
 import { NodeDatabase } from './node-database.js';
 import { openSqlite } from './sqlite-connection.js';
+import { readStateCounters } from './state-counters.js';
+
+/** What the pool reports each time it opens a node database. */
+export interface DatabaseOpenedInfo {
+  kind: NodeDatabaseKind;
+  nodeId: string;
+  file: string;
+  /** Records per state, from the counters kept with every change: no scan of the records. */
+  counts: Record<string, number>;
+}
 
 export interface DatabasePoolOptions {
   locations: DatabaseLocations;
@@ -14,6 +25,8 @@ export interface DatabasePoolOptions {
   /** How many node databases may be open at once; the least recently used is closed past it. */
   maxOpen: number;
   now?: () => number;
+  /** Called after every open of a node database (including reopens after LRU eviction). */
+  onDatabaseOpened?: (info: DatabaseOpenedInfo) => void;
 }
 
 /**
@@ -24,6 +37,8 @@ export interface DatabasePoolOptions {
 export class DatabasePool {
   private readonly open: LRUCache<string, NodeDatabase>;
   private readonly now: () => number;
+  /** Commits by kind and node, for watches; kept here so that it outlives evicted handles. */
+  readonly commits = new CommitNotifier();
 
   constructor(private readonly options: DatabasePoolOptions) {
     this.now = options.now ?? Date.now;
@@ -56,8 +71,9 @@ export class DatabasePool {
       db.close();
       throw error;
     }
-    const database = new NodeDatabase(db, file);
+    const database = new NodeDatabase(db, file, () => this.commits.notify(kind, nodeId));
     this.open.set(key, database);
+    this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
     return database;
   }
 

@@ -4,6 +4,10 @@ export { DatabaseLocations } from './database-locations.js';
 export type { DatabaseLocationSettings, NodeDatabaseKind } from './database-locations.js';
 export type { Catalogue, CatalogueEntry, DatabaseLifecycle } from './catalogue.js';
 export { checkNodeId } from './identifiers.js';
+export { describeRetentionPolicy, parseDuration, parseRetentionSetting } from './retention-policy.js';
+export type { RetentionPolicy, RetentionRule } from './retention-policy.js';
+export type { RetentionReport } from './retention.js';
+export type { RetentionPolicies, RetentionRunner } from './retention-runner.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './page-token.js';
 export { JOB_LIMITS, DEFAULT_NAMESPACE } from './job-validation.js';
 export {
@@ -41,3 +45,37 @@ export type {
   UpdateJobInput,
   UpdateJobStateInput,
 } from './job-store.js';
+
+// Compute executions, checkpoints, counters at open and the consistency check (issue 3).
+export { EXECUTION_EVENT_TYPES, TERMINAL_EXECUTION_STATES } from './execution-model.js';
+export type { Execution, ExecutionCounters, ExecutionEvent, ExecutionEventType, RunResult } from './execution-model.js';
+export type {
+  ExecutionHistoryQuery,
+  ExecutionListQuery,
+  ExecutionStore,
+  NewExecutionInput,
+  UpdateExecutionStateInput,
+} from './execution-store.js';
+export { EXECUTION_TRANSITIONS, isTerminalExecutionState } from './execution-transitions.js';
+export { EXECUTION_LIMITS } from './execution-validation.js';
+export type { Checkpoint, CheckpointInfo, CheckpointQuery, CheckpointStore, PutCheckpointInput } from './checkpoint-store.js';
+export { CHECKPOINT_LIMITS } from './checkpoint-validation.js';
+export type { DatabaseOpenedInfo } from './database-pool.js';
+export { checkNodeDatabase } from './consistency-check.js';
+export type { ConsistencyProblem } from './consistency-check.js';
+
+// History feeds for watches, and compaction of the history (issue 3).
+export { revisionCompacted } from './history-reads.js';
+export type {
+  ExecutionEventFilter,
+  ExecutionHistoryFeed,
+  HistoryBounds,
+  HistoryEvent,
+  HistoryFeed,
+  HistoryFilter,
+  HistoryPage,
+  HistoryPageQuery,
+  JobEventFilter,
+  JobHistoryFeed,
+} from './history-feed.js';
+export type { HistoryCompaction } from './history-compaction.js';

@@ -13,13 +13,18 @@ export class NodeDatabase {
   constructor(
     readonly db: SqliteDatabase,
     readonly file: string,
+    /** Told after every commit of `write`, so that watches read the history again. */
+    private readonly onCommit: () => void = () => {},
   ) {
     this.runInTransaction = db.transaction((work: () => unknown) => work());
   }
 
   /** Runs `work` in its own write transaction; resolves once the commit is durable. */
   async write<T>(work: () => T): Promise<T> {
-    return this.runInTransaction.immediate(work) as T;
+    const result = this.runInTransaction.immediate(work) as T;
+    // Only once committed: a rolled-back write changed nothing a watcher could read.
+    this.onCommit();
+    return result;
   }
 
   /** Runs `work` in a read transaction, so that several statements see the same snapshot. */

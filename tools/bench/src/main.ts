@@ -1,12 +1,18 @@
 import os from 'node:os';
 import { grpcBench } from './grpc-bench.js';
 import { markdownTable } from './measure.js';
+import { openBench } from './open-bench.js';
 import { storeBench } from './store-bench.js';
 
-/** `npx nx run @jobkeep/bench:bench`; JOBKEEP_BENCH_SCALE multiplies the operation counts. */
+/**
+ * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
+ * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens.
+ */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
 const store = await storeBench(scale);
 const grpc = await grpcBench(scale);
+const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
+const open = await openBench(openExecutions);
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}\n`);
@@ -14,3 +20,5 @@ console.log('## Store, in process\n');
 console.log(markdownTable(store));
 console.log('\n## gRPC, server in its own process, one client process\n');
 console.log(markdownTable(grpc));
+console.log(`\n## Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)\n`);
+console.log(markdownTable(open.results));

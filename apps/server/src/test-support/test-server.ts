@@ -5,7 +5,7 @@ import { createJobStoreClient, type JobStoreClient } from '@jobkeep/client';
 import { afterEach } from 'vitest';
 import { startServer, type RunningServer } from '../jobkeep-server.js';
 import { createLogger } from '../logger.js';
-import type { ServerConfig } from '../server-config.js';
+import { parseServerConfig, type ServerConfig } from '../server-config.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -41,10 +41,9 @@ export function useTestServers(): {
     newDataDir,
     async start(settings = {}) {
       const config: ServerConfig = {
+        ...parseServerConfig(['node', 'jobkeep-server']),
         listen: '127.0.0.1:0',
         dataDir: settings.dataDir ?? newDataDir(),
-        jobStorePath: undefined,
-        computeStorePath: undefined,
         maxOpenDatabases: 16,
         logLevel: 'silent',
         shutdownGraceMs: 2000,

@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseServerConfig, serverCommand } from './server-config.js';
+
+const quietCommand = () => serverCommand().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+const parse = (...args: string[]) => parseServerConfig(['node', 'jobkeep-server', ...args], quietCommand());
+
+describe('server settings', () => {
+  const saved = { ...process.env };
+  const dirs: string[] = [];
+  afterEach(() => {
+    process.env = { ...saved };
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const configFile = (content: unknown) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-config-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'jobkeep.json');
+    fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+    return file;
+  };
+
+  it('defaults to 127.0.0.1:7420, ./data and keeping every record', () => {
+    for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
+    expect(parse()).toMatchObject({
+      listen: '127.0.0.1:7420',
+      dataDir: './data',
+      maxOpenDatabases: 256,
+      jobRetention: {},
+      executionRetention: {},
+      retentionIntervalMs: 3_600_000,
+    });
+  });
+
+  it('takes a flag over the environment, and the environment over the config file', () => {
+    const file = configFile({ listen: '127.0.0.1:1111', dataDir: '/srv/from-file', maxOpenDatabases: 7, jobRetention: { COMPLETED: 'delete:7d' } });
+    process.env.JOBKEEP_CONFIG = file;
+    process.env.JOBKEEP_DATA_DIR = '/srv/from-env';
+    const config = parse('--listen', '127.0.0.1:2222');
+    expect(config.listen).toBe('127.0.0.1:2222');
+    expect(config.dataDir).toBe('/srv/from-env');
+    expect(config.maxOpenDatabases).toBe(7);
+    expect(config.jobRetention).toEqual({ COMPLETED: { action: 'delete', olderThanMs: 7 * 86_400_000 } });
+  });
+
+  it('reads retention policies from flags and the environment', () => {
+    process.env.JOBKEEP_EXECUTION_RETENTION = 'FAILED=delete:30d,RUNNING=fail:2h';
+    const config = parse('--job-retention', 'CANCELLED=delete:1h');
+    expect(config.jobRetention).toEqual({ CANCELLED: { action: 'delete', olderThanMs: 3_600_000 } });
+    expect(config.executionRetention).toEqual({
+      FAILED: { action: 'delete', olderThanMs: 30 * 86_400_000 },
+      RUNNING: { action: 'fail', olderThanMs: 7_200_000 },
+    });
+  });
+
+  it.each([
+    [['--job-retention', 'RUNNING=delete:1d'], /not terminal/],
+    [['--listen', 'nowhere'], /host:port/],
+    [['--max-open-databases', '0'], /positive integer/],
+  ])('refuses %j, saying why', (args, message) => {
+    expect(() => parse(...args)).toThrow(message);
+  });
+
+  it('refuses a config file with an unknown or invalid setting, or that is not JSON', () => {
+    expect(() => parse('--config', configFile({ dataDirectory: '/x' }))).toThrow(/unknown setting "dataDirectory"/);
+    expect(() => parse('--config', configFile({ logLevel: 'chatty' }))).toThrow(/logLevel/);
+    expect(() => parse('--config', configFile({ executionRetention: { COMPLETED: 'fail:1d' } }))).toThrow(/terminal/);
+    expect(() => parse('--config', configFile('{not json'))).toThrow(/cannot read the config file/);
+  });
+});

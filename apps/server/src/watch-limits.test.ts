@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { WatchJobsResponseSchema } from '@jobkeep/api';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { GRPC_WRITE_BUFFER_MESSAGES, HTTP2_DEFAULT_WINDOW_BYTES } from './history-watch.js';
+import { useLoggedServers } from './test-support/logged-servers.js';
+import { drain, events, next, revisions, writeHistory } from './test-support/watch-helpers.js';
+
+const NODE = 'requester-1';
+/** grpc-js's client buffers as many decoded messages while its reader is paused. */
+const GRPC_READ_BUFFER_MESSAGES = 16;
+
+/**
+ * `count` history rows written from outside, as another process would, in one transaction: a
+ * long history in a moment. The server's watches read them like any others.
+ */
+function appendHistoryFromOutside(dataDir: string, count: number): number {
+  const db = new Database(path.join(dataDir, `${NODE}-requester.db`));
+  const insert = db.prepare(
+    `INSERT INTO job_history (job_id, execution_id, type, previous_state, new_state, message, time)
+     VALUES (?, '', 'JOB_CREATED', '', 'QUEUED', '', ?)`,
+  );
+  let head = 0;
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) head = Number(insert.run(`j-${String(i).padStart(36, '0')}`, Date.now()).lastInsertRowid);
+  })();
+  db.close();
+  return head;
+}
+
+/**
+ * What compaction leaves behind, done from outside as another process would: the history of
+ * deleted jobs up to `through` removed and the mark raised. (The store's compactHistoryInTx,
+ * which retention calls, is tested in libs/store.)
+ */
+function compactFromOutside(dataDir: string, through: number): void {
+  const db = new Database(path.join(dataDir, `${NODE}-requester.db`));
+  db.transaction(() => {
+    db.prepare('DELETE FROM job_history WHERE revision <= ? AND job_id NOT IN (SELECT id FROM jobs)').run(through);
+    db.prepare("UPDATE store_meta SET value = ? WHERE key = 'compacted_revision'").run(through);
+  })();
+  db.close();
+}
+
+describe('WatchJobs limits', () => {
+  const servers = useLoggedServers();
+
+  it('answers an old from_revision after compaction with OUT_OF_RANGE naming the oldest revision', async () => {
+    const { client, config } = await servers.start();
+    const head = await writeHistory(client, NODE, 3);
+    compactFromOutside(config.dataDir, 10);
+    for (const from of [1n, 5n, 10n]) {
+      const { events: sent, error } = await drain(client.watchJobs({ nodeId: NODE, fromRevision: from })[Symbol.asyncIterator]());
+      expect(sent).toEqual([]);
+      expect(error).toMatchObject({ code: 'OUT_OF_RANGE', message: `revision ${from} has been compacted; the oldest available revision is 11` });
+    }
+    const stream = client.watchJobs({ nodeId: NODE, fromRevision: 11n })[Symbol.asyncIterator]();
+    await next(stream);
+    expect(revisions(await events(stream, head - 10))).toEqual(Array.from({ length: head - 10 }, (_, index) => index + 11));
+    await stream.return?.();
+  });
+
+  it('ends a watch that falls behind a compaction with OUT_OF_RANGE after what it had been sent', async () => {
+    const { client, config } = await servers.start();
+    await client.createJob({ nodeId: NODE, job: {} });
+    const head = appendHistoryFromOutside(config.dataDir, 4000);
+    const stream = client.watchJobs({ nodeId: NODE, fromRevision: 1n })[Symbol.asyncIterator]();
+    await next(stream);
+    // The watcher reads nothing for now: flow control holds the watch in its first pages.
+    compactFromOutside(config.dataDir, head);
+
+    const { events: sent, error } = await drain(stream);
+    expect(revisions(sent)).toEqual(Array.from({ length: sent.length }, (_, index) => index + 1));
+    expect(sent.length).toBeLessThan(4000);
+    expect(error).toMatchObject({
+      code: 'OUT_OF_RANGE',
+      message: `revision ${sent.length + 1} has been compacted; the oldest available revision is ${head + 1}`,
+    });
+  });
+
+  it('drops a watcher that stops reading once it has read nothing for the stall timeout, within the bound', async () => {
+    const { client, config, logged } = await servers.start({ watchStallTimeoutMs: 100 });
+    await client.createJob({ nodeId: NODE, job: {} });
+    appendHistoryFromOutside(config.dataDir, 6000);
+    const stream = client.watchJobs({ nodeId: NODE, fromRevision: 1n })[Symbol.asyncIterator]();
+    await next(stream);
+    const dropped = await logged('watch dropped: the watcher stopped reading');
+
+    const { events: sent, error } = await drain(stream);
+    expect(revisions(sent)).toEqual(Array.from({ length: sent.length }, (_, index) => index + 1));
+    expect(dropped).toMatchObject({ nodeId: NODE, resumeFrom: sent.length + 1 });
+    expect(error).toMatchObject({
+      code: 'RESOURCE_EXHAUSTED',
+      message: `watcher stopped reading; resume with from_revision ${sent.length + 1}`,
+    });
+    // The documented bound (history-watch.ts): what HTTP/2 flow control lets through to the
+    // watcher's receive window, plus grpc-js's write buffer and the client's read buffer. The
+    // page the watch was on when it stopped was never sent.
+    const framedBytes = sent.map((event) => toBinary(WatchJobsResponseSchema, create(WatchJobsResponseSchema, { kind: { case: 'event', value: event } })).length + 5);
+    const bound = Math.floor(HTTP2_DEFAULT_WINDOW_BYTES / Math.min(...framedBytes)) + GRPC_WRITE_BUFFER_MESSAGES + GRPC_READ_BUFFER_MESSAGES;
+    expect(sent.length).toBeLessThanOrEqual(bound);
+    expect(bound).toBeLessThan(6000);
+  });
+});

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { DatabaseOpenedInfo } from './database-pool.js';
+import { useTempStorage } from './test-support/temp-storage.js';
+
+describe('opening node databases', () => {
+  const temp = useTempStorage();
+
+  it('reports each open with the per-state counts, for both kinds, again after an LRU eviction', async () => {
+    const opened: DatabaseOpenedInfo[] = [];
+    const storage = temp.open({ maxOpenDatabases: 1, onDatabaseOpened: (info) => opened.push(info) });
+    const job = await storage.jobStore.createJob('node-1', { state: 'QUEUED' });
+    await storage.jobStore.createJob('node-1', {});
+    await storage.jobStore.updateJobState('node-1', { jobId: job.id, newState: 'RUNNING' });
+    const execution = await storage.executionStore.createExecution('node-1', { jobId: job.id, requesterNodeId: 'node-1' });
+    await storage.executionStore.updateExecutionState('node-1', { executionId: execution.id, newState: 'BID_REJECTED' });
+    await storage.jobStore.getJob('node-1', { id: job.id });
+
+    expect(opened).toEqual([
+      { kind: 'requester', nodeId: 'node-1', file: path.join(temp.dir(), 'node-1-requester.db'), counts: {} },
+      { kind: 'compute', nodeId: 'node-1', file: path.join(temp.dir(), 'node-1-compute.db'), counts: {} },
+      // Only one may be open, so reading the job reopened the requester database.
+      { kind: 'requester', nodeId: 'node-1', file: path.join(temp.dir(), 'node-1-requester.db'), counts: { PENDING: 1, QUEUED: 0, RUNNING: 1 } },
+    ]);
+
+    storage.close();
+    opened.length = 0;
+    const reopened = temp.open({ onDatabaseOpened: (info) => opened.push(info) });
+    await reopened.executionStore.getCounters('node-1');
+    expect(opened).toEqual([expect.objectContaining({ kind: 'compute', counts: { BID_REJECTED: 1, CREATED: 0 } })]);
+  });
+
+  it('takes the counts from the counters table, not from a scan of the records', async () => {
+    const first = temp.open();
+    const job = await first.jobStore.createJob('node-1', {});
+    first.close();
+    // A counter nobody could have counted from the rows shows where the report comes from.
+    const raw = new Database(path.join(temp.dir(), 'node-1-requester.db'));
+    raw.prepare(`UPDATE job_state_counts SET count = 41 WHERE state = 'PENDING'`).run();
+    raw.close();
+
+    const opened: DatabaseOpenedInfo[] = [];
+    const storage = temp.open({ onDatabaseOpened: (info) => opened.push(info) });
+    await storage.jobStore.getJob('node-1', { id: job.id });
+    expect(opened.map((info) => info.counts)).toEqual([{ PENDING: 41 }]);
+  });
+
+  it('reports nothing for a read of a database that does not exist', async () => {
+    const opened: DatabaseOpenedInfo[] = [];
+    const storage = temp.open({ onDatabaseOpened: (info) => opened.push(info) });
+    await expect(storage.executionStore.getCounters('never-seen')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(opened).toEqual([]);
+  });
+});

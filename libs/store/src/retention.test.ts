@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkNodeDatabase } from './consistency-check.js';
+import type { Job, JobState } from './job-model.js';
+import { parseRetentionSetting } from './retention-policy.js';
+import { useTempStorage } from './test-support/temp-storage.js';
+
+const HOUR = 3_600_000;
+const NODE = 'node-r';
+
+describe('retention', () => {
+  const temp = useTempStorage();
+
+  /** A store whose clock the test sets, with the given policies. */
+  function openAt(start: number, job = '', execution = '') {
+    const clock = { now: start };
+    const storage = temp.open({
+      clock: () => clock.now,
+      retention: { requester: parseRetentionSetting('job', job), compute: parseRetentionSetting('execution', execution) },
+    });
+    return { storage, clock };
+  }
+
+  it('removes exactly what the policy says from a requester database, and nothing non-terminal', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, 'COMPLETED=delete:1h,CANCELLED=delete:1h,RUNNING=fail:1h,QUEUED=fail:1h');
+    const { jobStore } = storage;
+    const stepsTo: Record<JobState, JobState[]> = {
+      PENDING: [],
+      QUEUED: ['QUEUED'],
+      RUNNING: ['RUNNING'],
+      HELD: ['HELD'],
+      COMPLETED: ['RUNNING', 'COMPLETED'],
+      FAILED: ['FAILED'],
+      CANCELLED: ['CANCELLED'],
+    };
+    const make = async (state: JobState, name: string): Promise<Job> => {
+      let job = await jobStore.createJob(NODE, { name });
+      for (const step of stepsTo[state]) job = await jobStore.updateJobState(NODE, { jobId: job.id, newState: step });
+      return job;
+    };
+    const states = Object.keys(stepsTo) as JobState[];
+    const old = new Map<JobState, Job>();
+    for (const state of states) old.set(state, await make(state, `old-${state}`));
+    // A batch larger than one retention transaction, to cross batch boundaries.
+    const oldCompleted: Job[] = [];
+    for (let i = 0; i < 1100; i++) oldCompleted.push(await make('COMPLETED', `bulk-${i}`));
+    clock.now = t0 + 2 * HOUR;
+    const fresh = new Map<JobState, Job>();
+    for (const state of states) fresh.set(state, await make(state, `new-${state}`));
+    const lastOldRevision = Math.max(...[...old.values(), ...oldCompleted].map((job) => job.revision));
+
+    clock.now = t0 + 2.5 * HOUR;
+    const [report] = await storage.retention.runAll();
+    expect(report).toMatchObject({
+      kind: 'requester',
+      failed: { RUNNING: 1, QUEUED: 1 },
+      deleted: { COMPLETED: 1101, CANCELLED: 1 },
+    });
+    expect(report!.compactedRevision).toBe(lastOldRevision);
+
+    const remaining = new Map((await jobStore.listJobs(NODE, { pageSize: 1000 })).items.map((job) => [job.name, job]));
+    expect([...remaining.keys()].sort()).toEqual(
+      ['old-PENDING', 'old-QUEUED', 'old-RUNNING', 'old-HELD', 'old-FAILED', ...states.map((state) => `new-${state}`)].sort(),
+    );
+    expect(remaining.get('old-RUNNING')).toMatchObject({ state: 'FAILED', stateMessage: expect.stringContaining('retention') });
+    expect(remaining.get('old-QUEUED')?.state).toBe('FAILED');
+    for (const state of ['PENDING', 'HELD', 'FAILED'] as const) expect(remaining.get(`old-${state}`)).toEqual(old.get(state));
+    for (const state of states) expect(remaining.get(`new-${state}`)).toEqual(fresh.get(state));
+
+    // The deleted jobs' history went with them; the live ones kept theirs, and a watch from
+    // before the compaction mark is refused with the oldest revision it may start at.
+    const deletedHistory = await jobStore.getJobHistory(NODE, { jobId: old.get('COMPLETED')!.id });
+    expect(deletedHistory.items).toEqual([]);
+    const keptHistory = await jobStore.getJobHistory(NODE, { jobId: old.get('PENDING')!.id });
+    expect(keptHistory.items.map((event) => event.type)).toEqual(['JOB_CREATED']);
+    const bounds = await storage.jobHistory.bounds(NODE);
+    expect(bounds.oldestRevision).toBe(report!.compactedRevision! + 1);
+
+    storage.close();
+    expect(checkNodeDatabase('requester', path.join(temp.dir(), `${NODE}-requester.db`))).toEqual([]);
+  });
+
+  it('keeps everything by default and does not even open the databases', async () => {
+    const { storage, clock } = openAt(Date.UTC(2026, 5, 1));
+    const job = await storage.jobStore.createJob(NODE, {});
+    await storage.jobStore.updateJobState(NODE, { jobId: job.id, newState: 'CANCELLED' });
+    clock.now += 365 * 24 * HOUR;
+    expect(storage.retention.active).toBe(false);
+    expect(await storage.retention.runAll()).toEqual([]);
+    expect((await storage.jobStore.listJobs(NODE, {})).items).toHaveLength(1);
+  });
+
+  it('removes exactly what the policy says from a compute database', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, '', 'COMPLETED=delete:1d,BID_REJECTED=delete:1d,RUNNING=fail:6h');
+    const { executionStore } = storage;
+    const make = async (steps: ('BID_ACCEPTED' | 'BID_REJECTED' | 'RUNNING' | 'COMPLETED')[]) => {
+      let execution = await executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: 'req-1' });
+      for (const newState of steps) execution = await executionStore.updateExecutionState(NODE, { executionId: execution.id, newState });
+      return execution;
+    };
+    const oldCompleted = await make(['BID_ACCEPTED', 'RUNNING', 'COMPLETED']);
+    const oldRejected = await make(['BID_REJECTED']);
+    const oldRunning = await make(['BID_ACCEPTED', 'RUNNING']);
+    const oldCreated = await make([]);
+    clock.now = t0 + 23 * HOUR;
+    const recentCompleted = await make(['BID_ACCEPTED', 'RUNNING', 'COMPLETED']);
+    const recentRunning = await make(['BID_ACCEPTED', 'RUNNING']);
+
+    clock.now = t0 + 25 * HOUR;
+    const reports = await storage.retention.runAll();
+    expect(reports).toEqual([expect.objectContaining({ kind: 'compute', failed: { RUNNING: 1 }, deleted: { COMPLETED: 1, BID_REJECTED: 1 } })]);
+    for (const gone of [oldCompleted, oldRejected]) {
+      await expect(executionStore.getExecution(NODE, gone.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    }
+    expect((await executionStore.getExecution(NODE, oldRunning.id)).state).toBe('FAILED');
+    expect(await executionStore.getExecution(NODE, oldCreated.id)).toEqual(oldCreated);
+    expect(await executionStore.getExecution(NODE, recentCompleted.id)).toEqual(recentCompleted);
+    expect(await executionStore.getExecution(NODE, recentRunning.id)).toEqual(recentRunning);
+    const counters = await executionStore.getCounters(NODE);
+    expect(counters.counts).toMatchObject({ COMPLETED: 1, RUNNING: 1, FAILED: 1, CREATED: 1, BID_REJECTED: 0 });
+    storage.close();
+    expect(checkNodeDatabase('compute', path.join(temp.dir(), `${NODE}-compute.db`))).toEqual([]);
+  });
+});

@@ -1,0 +1,24 @@
+import type { NodeDatabaseKind } from './database-locations.js';
+import type { SqliteDatabase } from './sqlite-connection.js';
+
+/**
+ * Where each kind of node database keeps its state-bearing records and the per-state counters
+ * that triggers maintain over them (see the schemas): what the pool reports at open and what
+ * the consistency check compares.
+ */
+export const STATE_COUNTERS: Readonly<Record<NodeDatabaseKind, { records: string; counters: string }>> = {
+  requester: { records: 'jobs', counters: 'job_state_counts' },
+  compute: { records: 'executions', counters: 'execution_state_counts' },
+};
+
+/**
+ * The counters as stored, by state. A few rows whatever the size of the database: this is what
+ * lets an open report its counts without scanning the records.
+ */
+export function readStateCounters(db: SqliteDatabase, kind: NodeDatabaseKind): Record<string, number> {
+  const rows = db.prepare(`SELECT state, count FROM ${STATE_COUNTERS[kind].counters} ORDER BY state`).all() as {
+    state: string;
+    count: number;
+  }[];
+  return Object.fromEntries(rows.map((row) => [row.state, row.count]));
+}
