@@ -1,4 +1,5 @@
 import {
+  ExecutionEventType,
   ExecutionState,
   SortDirection,
   type CreateExecutionRequest,
@@ -9,7 +10,9 @@ import {
   type ListExecutionsRequest,
   type UpdateExecutionStateRequest,
 } from '@jobkeep/api';
-import type { ExecutionState as StoreExecutionState, ExecutionStore, JsonObject } from '@jobkeep/store';
+import type { ExecutionHistoryFeed, ExecutionState as StoreExecutionState, ExecutionStore, JsonObject } from '@jobkeep/store';
+import type { WatchSettings } from './history-watch.js';
+import { watchHandler } from './watch-handler.js';
 import { countersToWire, executionEventToWire, executionToWire, runResultFromWire } from './execution-wire.js';
 import { enumName, enumNames, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -19,7 +22,7 @@ import { enumName, enumNames, required, requiredEnumName, revisionNumber } from 
  * response. Validation of content is the store's; this layer only checks what the wire format
  * cannot say (a required message, a known enum value).
  */
-export function executionStoreHandlers(store: ExecutionStore) {
+export function executionStoreHandlers(store: ExecutionStore, watch: { history: ExecutionHistoryFeed; settings: WatchSettings }) {
   return {
     async createExecution(request: CreateExecutionRequest) {
       const execution = required(request.execution, 'execution');
@@ -87,5 +90,11 @@ export function executionStoreHandlers(store: ExecutionStore) {
     async getCounters(request: GetCountersRequest) {
       return countersToWire(await store.getCounters(request.nodeId));
     },
+
+    watchExecutions: watchHandler(
+      watch.history,
+      { eventTypes: ExecutionEventType, states: ExecutionState, event: executionEventToWire },
+      watch.settings,
+    ),
   };
 }

@@ -1,6 +1,7 @@
 import {
   DesiredExecutionState,
   ExecutionState,
+  JobEventType,
   JobOrder,
   JobState,
   JobType,
@@ -31,7 +32,7 @@ import type {
   JobHistoryFeed,
 } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
-import { watchJobsHandler } from './job-watch-service.js';
+import { watchHandler } from './watch-handler.js';
 import { executionToWire, jobEventToWire, jobToWire } from './job-wire.js';
 import { enumName, enumNames, milliseconds, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -137,7 +138,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
       return { executions: page.items.map(executionToWire), nextPageToken: page.nextPageToken };
     },
 
-    watchJobs: watchJobsHandler(watch.history, watch.settings),
+    watchJobs: watchHandler(watch.history, { eventTypes: JobEventType, states: JobState, event: jobEventToWire }, watch.settings),
   };
 }
 

@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { CheckpointStore, ExecutionStore, Health, JobStore, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
 import { openStorage, type Storage } from '@jobkeep/store';
-import { executionWatchHandlers } from './execution-watch-service.js';
 import type { WatchSettings } from './history-watch.js';
 import { jobStoreHandlers } from './job-store-service.js';
 import { executionStoreHandlers } from './execution-store-service.js';
@@ -52,7 +51,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
     server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, { ...executionStoreHandlers(storage.executionStore), ...executionWatchHandlers(storage.executionHistory, watch) }, { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);

@@ -7,7 +7,7 @@ import { timestampDate, timestampFromMs, type Timestamp } from '@bufbuild/protob
  * so a value converts through the enum's reverse mapping.
  */
 
-type ProtoEnum = Record<string | number, string | number>;
+export type ProtoEnum = Record<string | number, string | number>;
 
 /**
  * The store's name for a wire enum value, or undefined for UNSPECIFIED (meaning "not given").

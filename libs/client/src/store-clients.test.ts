@@ -1,8 +1,9 @@
+import type { DescService } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { JobState, JobStore, grpcServiceDefinition, implementService, type ServiceHandlers } from '@jobkeep/api';
+import { ExecutionStore, JobState, JobStore, grpcServiceDefinition, implementService, type ServiceHandlers } from '@jobkeep/api';
 import { JobkeepError } from '@jobkeep/errors';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createJobStoreClient, type JobStoreClient } from './index.js';
+import { createExecutionStoreClient, createJobStoreClient, type JobStoreClient } from './index.js';
 
 /*
  * The client's own behaviour (request ids, retries, deadlines) is checked against a real gRPC
@@ -15,16 +16,24 @@ describe('createJobStoreClient', () => {
     for (const cleanup of cleanups.splice(0)) cleanup();
   });
 
-  async function serve(handlers: ServiceHandlers<typeof JobStore>, clientOptions = {}): Promise<JobStoreClient> {
+  /** A real server on a loopback port with the given handlers, and a client made by `connect`. */
+  async function serveWith<S extends DescService, C extends { close(): void }>(
+    service: S,
+    handlers: ServiceHandlers<S>,
+    connect: (target: string) => C,
+  ): Promise<C> {
     const server = new grpc.Server();
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, handlers));
+    server.addService(grpcServiceDefinition(service), implementService(service, handlers));
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    const client = createJobStoreClient(`127.0.0.1:${port}`, clientOptions);
+    const client = connect(`127.0.0.1:${port}`);
     cleanups.push(() => client.close(), () => server.forceShutdown());
     return client;
   }
+
+  const serve = (handlers: ServiceHandlers<typeof JobStore>, clientOptions = {}): Promise<JobStoreClient> =>
+    serveWith(JobStore, handlers, (target) => createJobStoreClient(target, clientOptions));
 
   it('gives every create a request id, keeping the caller’s own', async () => {
     const seen: string[] = [];
@@ -67,6 +76,25 @@ describe('createJobStoreClient', () => {
       code: 'UNAVAILABLE',
     });
     expect(attempts).toBe(1);
+  });
+
+  it('gives executions created through the ExecutionStore client a request id and retries them alike', async () => {
+    const seen: string[] = [];
+    const client = await serveWith(
+      ExecutionStore,
+      {
+        async createExecution(request) {
+          seen.push(request.requestId);
+          if (seen.length === 1) throw new JobkeepError('UNAVAILABLE', 'restarting');
+          return { execution: { id: 'e-1' } };
+        },
+      },
+      (target) => createExecutionStoreClient(target),
+    );
+    expect((await client.createExecution({ nodeId: 'c', execution: { jobId: 'j-1', requesterNodeId: 'r' } })).execution?.id).toBe('e-1');
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen[1]).toBe(seen[0]);
   });
 
   it('puts a deadline on every call', async () => {
