@@ -6,13 +6,15 @@ import { storeBench } from './store-bench.js';
 
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
- * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens.
+ * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
+ * JOBKEEP_BENCH_CASES picks among store, grpc and open (all by default).
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const store = await storeBench(scale);
-const grpc = await grpcBench(scale);
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open').split(','));
+const store = cases.has('store') ? await storeBench(scale) : [];
+const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
-const open = await openBench(openExecutions);
+const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}\n`);
