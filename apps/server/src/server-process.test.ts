@@ -148,6 +148,14 @@ describe('the server process', () => {
     expect(applied.deleted).toEqual({ CANCELLED: 1 });
     await expect(client.getJob({ nodeId: 'kept', key: { case: 'id', value: doomed!.id } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await client.getJob({ nodeId: 'kept', key: { case: 'id', value: running!.id } })).job?.state).toBe(JobState.RUNNING);
+    // The deleted job's history was compacted with it: a watch from before that point is refused.
+    const watchFromStart = async () => {
+      for await (const message of client.watchJobs({ nodeId: 'kept', fromRevision: 1n })) void message;
+    };
+    await expect(watchFromStart()).rejects.toMatchObject({
+      code: 'OUT_OF_RANGE',
+      message: expect.stringContaining('the oldest available revision is'),
+    });
     client.close();
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
