@@ -79,9 +79,10 @@ export {
   NodeDatabaseKindSchema,
   SortDirection,
   SortDirectionSchema,
+  LockGuardSchema,
   WatchProgressSchema,
 } from './gen/jobkeep/v1/types_pb.js';
-export type { WatchProgress } from './gen/jobkeep/v1/types_pb.js';
+export type { LockGuard, WatchProgress } from './gen/jobkeep/v1/types_pb.js';
 
 // jobkeep/v1/execution_store.proto
 export {
@@ -154,6 +155,96 @@ export type {
   PutCheckpointRequest,
   PutCheckpointResponse,
 } from './gen/jobkeep/v1/checkpoint_store_pb.js';
+
+// jobkeep/v1/lease_service.proto
+export {
+  GrantRequestSchema,
+  GrantResponseSchema,
+  KeepAliveRequestSchema,
+  KeepAliveResponseSchema,
+  LeaseSchema,
+  LeaseService,
+  LeaseServiceListRequestSchema,
+  LeaseServiceListResponseSchema,
+  RevokeRequestSchema,
+  RevokeResponseSchema,
+  TimeToLiveRequestSchema,
+  TimeToLiveResponseSchema,
+  file_jobkeep_v1_lease_service,
+} from './gen/jobkeep/v1/lease_service_pb.js';
+export type {
+  GrantRequest,
+  GrantResponse,
+  KeepAliveRequest,
+  KeepAliveResponse,
+  Lease,
+  LeaseServiceListRequest,
+  LeaseServiceListResponse,
+  RevokeRequest,
+  RevokeResponse,
+  TimeToLiveRequest,
+  TimeToLiveResponse,
+} from './gen/jobkeep/v1/lease_service_pb.js';
+
+// jobkeep/v1/lock_service.proto
+export {
+  AcquireRequestSchema,
+  AcquireResponseSchema,
+  ForceReleaseRequestSchema,
+  ForceReleaseResponseSchema,
+  LockSchema,
+  LockService,
+  LockServiceGetRequestSchema,
+  LockServiceGetResponseSchema,
+  LockServiceListRequestSchema,
+  LockServiceListResponseSchema,
+  ReleaseRequestSchema,
+  ReleaseResponseSchema,
+  file_jobkeep_v1_lock_service,
+} from './gen/jobkeep/v1/lock_service_pb.js';
+export type {
+  AcquireRequest,
+  AcquireResponse,
+  ForceReleaseRequest,
+  ForceReleaseResponse,
+  Lock,
+  LockServiceGetRequest,
+  LockServiceGetResponse,
+  LockServiceListRequest,
+  LockServiceListResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+} from './gen/jobkeep/v1/lock_service_pb.js';
+
+// jobkeep/v1/node_registry.proto
+export {
+  NodeCapacitySchema,
+  NodeRegistry,
+  NodeRegistryGetRequestSchema,
+  NodeRegistryGetResponseSchema,
+  NodeRegistryListRequestSchema,
+  NodeRegistryListResponseSchema,
+  NodeSchema,
+  OnlineFilter,
+  OnlineFilterSchema,
+  RegisterRequestSchema,
+  RegisterResponseSchema,
+  UnregisterRequestSchema,
+  UnregisterResponseSchema,
+  file_jobkeep_v1_node_registry,
+} from './gen/jobkeep/v1/node_registry_pb.js';
+export type {
+  Node,
+  NodeCapacity,
+  NodeRegistryGetRequest,
+  NodeRegistryGetResponse,
+  NodeRegistryListRequest,
+  NodeRegistryListResponse,
+  RegisterRequest,
+  RegisterResponse,
+  UnregisterRequest,
+  UnregisterResponse,
+} from './gen/jobkeep/v1/node_registry_pb.js';
 
 // grpc/health/v1/health.proto: our compiled declaration of the standard health service, for
 // reflection and for health clients.

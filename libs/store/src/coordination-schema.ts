@@ -1,6 +1,6 @@
 import type { Migrations } from './migrations.js';
 
-/** coordination.db: shared by every node. So far it holds the catalogue of node databases. */
+/** coordination.db: shared by every node: the catalogue of node databases, leases, locks and the node registry. */
 export const coordinationMigrations: Migrations = [
   `
   CREATE TABLE node_databases (
@@ -11,5 +11,57 @@ export const coordinationMigrations: Migrations = [
     create_time INTEGER NOT NULL,
     PRIMARY KEY (node_id, kind)
   ) STRICT, WITHOUT ROWID;
+  `,
+  `
+  -- Leases: alive until expire_time unless kept alive. AUTOINCREMENT: an id is never reused,
+  -- so a stale holder can never be mistaken for a new lease.
+  CREATE TABLE leases (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ttl_ms      INTEGER NOT NULL,
+    grant_time  INTEGER NOT NULL,
+    expire_time INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX leases_by_expiry ON leases (expire_time);
+
+  -- Locks by name. A free lock keeps its row (and its last token) until it is needed again.
+  CREATE TABLE locks (
+    name            TEXT PRIMARY KEY,
+    holder_lease_id INTEGER REFERENCES leases (id) ON DELETE SET NULL,
+    fencing_token   INTEGER NOT NULL,
+    acquire_time    INTEGER NOT NULL,
+    lock_delay_ms   INTEGER NOT NULL,
+    available_time  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX locks_by_holder ON locks (holder_lease_id);
+
+  -- Counters of coordination.db: 'fencing_token', the last token handed out, for every lock.
+  CREATE TABLE coordination_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO coordination_meta (key, value) VALUES ('fencing_token', 0);
+
+  -- The node registry. A node is online while lease_id names a live lease; unregistering
+  -- archives the row, which is never deleted.
+  CREATE TABLE nodes (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('requester', 'compute')),
+    address         TEXT NOT NULL,
+    labels          TEXT NOT NULL,
+    capacity        TEXT NOT NULL,
+    lease_id        INTEGER REFERENCES leases (id) ON DELETE SET NULL,
+    archived        INTEGER NOT NULL DEFAULT 0,
+    register_time   INTEGER NOT NULL,
+    unregister_time INTEGER
+  ) STRICT;
+  CREATE INDEX nodes_by_kind ON nodes (kind, archived, id);
+  CREATE INDEX nodes_by_lease ON nodes (lease_id);
+  CREATE TABLE node_labels (
+    node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (node_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX node_labels_by_pair ON node_labels (key, value, node_id);
   `,
 ];
