@@ -1,5 +1,22 @@
-export { createCheckpointStoreClient, createExecutionStoreClient, createJobStoreClient } from './store-clients.js';
-export type { CheckpointStoreClient, ExecutionStoreClient, JobStoreClient, JobkeepClientOptions } from './store-clients.js';
+export {
+  createCheckpointStoreClient,
+  createExecutionStoreClient,
+  createJobStoreClient,
+  createLeaseClient,
+  createLockClient,
+  createNodeRegistryClient,
+} from './service-clients.js';
+export type {
+  CheckpointStoreClient,
+  ExecutionStoreClient,
+  JobStoreClient,
+  JobkeepClientOptions,
+  NodeRegistryClient,
+} from './service-clients.js';
+export { grantLease, keepLeaseAlive } from './lease-keeper.js';
+export type { KeepLeaseOptions, LeaseKeeper, LeaseServiceClient } from './lease-keeper.js';
+export { withLock } from './with-lock.js';
+export type { HeldLock, LockServiceClient, WithLockOptions } from './with-lock.js';
 export { watchExecutions, watchJobs } from './resumable-watch.js';
 export type { ResumableWatchOptions } from './resumable-watch.js';
 export { JobkeepError, isJobkeepError } from '@jobkeep/errors';

@@ -12,6 +12,7 @@ import type {
   WatchProgress,
 } from '@jobkeep/api';
 import { JobkeepError } from '@jobkeep/errors';
+import { backoff, isTransient } from './reconnection.js';
 
 export interface ResumableWatchOptions {
   /** Stops the watch: the loop then throws CANCELLED, as every call of the client does. */
@@ -116,29 +117,4 @@ async function* resumableWatch<R extends { fromRevision?: bigint }, M extends Wa
       }
     }
   }
-}
-
-/**
- * Failures that reconnecting can mend: the server going away or restarting (UNAVAILABLE), a
- * stall it cut off (RESOURCE_EXHAUSTED), and a stream it reset (CANCELLED that this client did
- * not ask for, or an RST_STREAM seen as INTERNAL).
- */
-function isTransient(error: unknown): error is JobkeepError {
-  if (!(error instanceof JobkeepError)) return false;
-  switch (error.code) {
-    case 'UNAVAILABLE':
-    case 'RESOURCE_EXHAUSTED':
-    case 'CANCELLED':
-      return true;
-    case 'INTERNAL':
-      return error.message.includes('RST_STREAM');
-    default:
-      return false;
-  }
-}
-
-/** Exponential backoff with jitter, so that watchers cut off together do not return together. */
-function backoff(failures: number, initialMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** (failures - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }

@@ -2,7 +2,7 @@
  * A gRPC service config that retries calls on UNAVAILABLE (the server restarting, a connection
  * dropped) with exponential backoff. grpc-js applies it itself; only calls that are safe to
  * repeat are listed: reads, and creates, which the client gives a request id (see
- * store-clients.ts) so that a repeat returns the first result.
+ * service-clients.ts) so that a repeat returns the first result.
  */
 export function retryServiceConfig(service: string, methods: readonly string[]): string {
   return JSON.stringify({

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { grpcBench } from './grpc-bench.js';
+import { lockBench } from './lock-bench.js';
 import { markdownTable } from './measure.js';
 import { openBench } from './open-bench.js';
 import { storeBench } from './store-bench.js';
@@ -7,14 +8,15 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc and open (all by default).
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open and locks (all by default).
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
 const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
+const locks = cases.has('locks') ? await lockBench(scale) : [];
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}\n`);
@@ -24,3 +26,5 @@ console.log('\n## gRPC, server in its own process, one client process\n');
 console.log(markdownTable(grpc));
 console.log(`\n## Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)\n`);
 console.log(markdownTable(open.results));
+console.log('\n## Locks, server in its own process, one client process\n');
+console.log(markdownTable(locks));

@@ -4,6 +4,9 @@ import {
   CheckpointStore,
   ExecutionStore,
   JobStore,
+  LeaseService,
+  LockService,
+  NodeRegistry,
   createTypedClient,
   type TypedClient,
   type TypedClientOptions,
@@ -13,6 +16,7 @@ import { retryServiceConfig } from './retry-policy.js';
 export type JobStoreClient = TypedClient<typeof JobStore>;
 export type ExecutionStoreClient = TypedClient<typeof ExecutionStore>;
 export type CheckpointStoreClient = TypedClient<typeof CheckpointStore>;
+export type NodeRegistryClient = TypedClient<typeof NodeRegistry>;
 
 export interface JobkeepClientOptions extends Omit<TypedClientOptions, 'channelOptions'> {
   /** Retry safe calls on UNAVAILABLE; on by default. */
@@ -73,4 +77,22 @@ export function createExecutionStoreClient(target: string, options: JobkeepClien
 /** A client of jobkeep.v1.CheckpointStore; reads are retried, puts are not. */
 export function createCheckpointStoreClient(target: string, options: JobkeepClientOptions = {}): CheckpointStoreClient {
   return clientWithRetries(CheckpointStore, target, options, ['GetCheckpoint', 'ListCheckpoints']);
+}
+
+/**
+ * A client of jobkeep.v1.LeaseService. Only reads are retried: a repeated Grant would leave a
+ * second lease behind, and keep-alives reconnect by themselves (see keepLeaseAlive).
+ */
+export function createLeaseClient(target: string, options: JobkeepClientOptions = {}): TypedClient<typeof LeaseService> {
+  return clientWithRetries(LeaseService, target, options, ['TimeToLive', 'List']);
+}
+
+/** A client of jobkeep.v1.LockService; reads are retried. For holding a lock, see withLock. */
+export function createLockClient(target: string, options: JobkeepClientOptions = {}): TypedClient<typeof LockService> {
+  return clientWithRetries(LockService, target, options, ['Get', 'List']);
+}
+
+/** A client of jobkeep.v1.NodeRegistry; registering again is harmless, so it is retried too. */
+export function createNodeRegistryClient(target: string, options: JobkeepClientOptions = {}): NodeRegistryClient {
+  return clientWithRetries(NodeRegistry, target, options, ['Register', 'Get', 'List']);
 }
