@@ -13,6 +13,7 @@ import {
 import type { ExecutionHistoryFeed, ExecutionState as StoreExecutionState, ExecutionStore, JsonObject } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
 import { watchHandler } from './watch-handler.js';
+import { lockGuardFromWire } from './lock-guard-wire.js';
 import { countersToWire, executionEventToWire, executionToWire, runResultFromWire } from './execution-wire.js';
 import { enumName, enumNames, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -35,6 +36,7 @@ export function executionStoreHandlers(store: ExecutionStore, watch: { history: 
         state: enumName<StoreExecutionState>(ExecutionState, execution.state, 'execution.state'),
         stateMessage: execution.stateMessage,
         requestId: request.requestId,
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { execution: executionToWire(created) };
     },
@@ -64,6 +66,7 @@ export function executionStoreHandlers(store: ExecutionStore, watch: { history: 
         expectedStates: enumNames<StoreExecutionState>(ExecutionState, request.expectedStates, 'expected_states'),
         expectedRevision: revisionNumber(request.expectedRevision, 'expected_revision'),
         runResult: runResultFromWire(request.runResult),
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { execution: executionToWire(execution) };
     },
@@ -73,6 +76,7 @@ export function executionStoreHandlers(store: ExecutionStore, watch: { history: 
         request.nodeId,
         request.executionId,
         revisionNumber(request.expectedRevision, 'expected_revision'),
+        lockGuardFromWire(request.lockGuard),
       );
       return { revision: BigInt(revision) };
     },

@@ -33,6 +33,7 @@ import type {
 } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
 import { watchHandler } from './watch-handler.js';
+import { lockGuardFromWire } from './lock-guard-wire.js';
 import { executionToWire, jobEventToWire, jobToWire } from './job-wire.js';
 import { enumName, enumNames, milliseconds, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -63,6 +64,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
         jobId: job.id,
         changes: jobChanges(request),
         expectedRevision: revisionNumber(request.expectedRevision, 'expected_revision'),
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { job: jobToWire(updated) };
     },
@@ -75,6 +77,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
         expectedStates: enumNames<StoreJobState>(JobState, request.expectedStates, 'expected_states'),
         expectedRevision: revisionNumber(request.expectedRevision, 'expected_revision'),
         executionId: request.executionId,
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { job: jobToWire(job) };
     },
@@ -84,6 +87,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
         request.nodeId,
         request.jobId,
         revisionNumber(request.expectedRevision, 'expected_revision'),
+        lockGuardFromWire(request.lockGuard),
       );
       return { revision: BigInt(revision) };
     },
@@ -109,6 +113,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
         computeState: enumName<StoreExecutionState>(ExecutionState, execution.computeState, 'compute_state'),
         stateMessage: execution.stateMessage,
         requestId: request.requestId,
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { execution: executionToWire(created) };
     },
@@ -125,6 +130,7 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
           'expected_desired_states',
         ),
         expectedRevision: revisionNumber(request.expectedRevision, 'expected_revision'),
+        lockGuard: lockGuardFromWire(request.lockGuard),
       });
       return { execution: executionToWire(updated) };
     },
@@ -157,6 +163,7 @@ function createJobInput(request: CreateJobRequest): CreateJobInput {
     state: enumName<StoreJobState>(JobState, job.state, 'job.state'),
     stateMessage: job.stateMessage,
     requestId: request.requestId,
+    lockGuard: lockGuardFromWire(request.lockGuard),
   };
 }
 

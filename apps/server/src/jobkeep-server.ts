@@ -1,11 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { CheckpointStore, ExecutionStore, Health, JobStore, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
+import { CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
 import { openStorage, type Storage } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
 import { jobStoreHandlers } from './job-store-service.js';
 import { executionStoreHandlers } from './execution-store-service.js';
 import { checkpointStoreHandlers } from './checkpoint-store-service.js';
+import { leaseServiceHandlers } from './lease-service.js';
+import { LeaseSweeper } from './lease-sweeper.js';
+import { lockServiceHandlers } from './lock-service.js';
+import { nodeRegistryHandlers } from './node-registry-service.js';
 import type { Logger } from './logger.js';
 import { RetentionScheduler } from './retention-scheduler.js';
 import type { ServerConfig } from './server-config.js';
@@ -21,7 +25,7 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore];
+const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService];
 
 /** Opens the data directory and serves jobkeep.v1, health and reflection on `config.listen`. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
@@ -38,6 +42,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
   });
   const retention = new RetentionScheduler(storage, config.retentionIntervalMs, logger);
+  const sweeper = new LeaseSweeper(storage.leaseStore, config.leaseSweepIntervalMs, logger);
   const server = new grpc.Server();
   const health = new HealthImplementation({ '': 'SERVING' });
   // Aborted at shutdown, so that watches end at once instead of holding it for the grace period.
@@ -53,6 +58,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError }));
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
     addReflection(server, [...SERVED_SERVICES, Health]);
@@ -60,7 +68,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     logger.info({ address, dataDir: storage.locations.dataDir }, 'jobkeep serving');
     retention.start();
-    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, watches, config, logger)) };
+    sweeper.start();
+    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, config, logger)) };
   } catch (error) {
     server.forceShutdown();
     storage.close();
@@ -81,6 +90,7 @@ async function shutdown(
   health: HealthImplementation,
   storage: Storage,
   retention: RetentionScheduler,
+  sweeper: LeaseSweeper,
   watches: AbortController,
   config: ServerConfig,
   logger: Logger,
@@ -91,6 +101,8 @@ async function shutdown(
   const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   // Watches never finish by themselves: they end now with UNAVAILABLE, naming where to resume.
   watches.abort();
+  // Waiting Acquires would hold the shutdown too; they end with UNAVAILABLE and retry elsewhere.
+  storage.stopLockWaits();
   const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownGraceMs, 'timeout').unref());
   if ((await Promise.race([drained, grace])) === 'timeout') {
     logger.warn('in-flight calls outlived the grace period; cancelling them');
@@ -99,6 +111,7 @@ async function shutdown(
   // Every store call is one synchronous transaction, so once no call is in flight and the
   // retention pass in progress has finished, no transaction is either: the files can close.
   await retention.stop();
+  await sweeper.stop();
   storage.close();
   logger.info('jobkeep stopped');
 }

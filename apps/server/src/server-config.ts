@@ -22,6 +22,8 @@ export interface ServerConfig {
   executionRetention: RetentionPolicy;
   /** How often retention runs over every node database, in milliseconds. */
   retentionIntervalMs: number;
+  /** The longest the lease sweeper sleeps between looks for expired leases, in milliseconds. */
+  leaseSweepIntervalMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -100,6 +102,12 @@ export function serverCommand(): Command {
       new Option('--retention-interval-ms <ms>', 'how often retention runs over every node database')
         .env('JOBKEEP_RETENTION_INTERVAL_MS')
         .default(3_600_000)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--lease-sweep-interval-ms <ms>', 'the longest an expired lease may outlive its TTL before its locks are released')
+        .env('JOBKEEP_LEASE_SWEEP_INTERVAL_MS')
+        .default(500)
         .argParser(positiveInteger),
     )
     .showHelpAfterError();

@@ -66,7 +66,15 @@ describe('discovery with no .proto file at hand', () => {
       await expect(health.check({ service: 'no.such.Service' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       const { statuses } = await health.list({});
       expect((await health.check({ service: 'jobkeep.v1.ExecutionStore' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-      expect(Object.keys(statuses).sort()).toEqual(['', 'jobkeep.v1.CheckpointStore', 'jobkeep.v1.ExecutionStore', 'jobkeep.v1.JobStore']);
+      expect(Object.keys(statuses).sort()).toEqual([
+        '',
+        'jobkeep.v1.CheckpointStore',
+        'jobkeep.v1.ExecutionStore',
+        'jobkeep.v1.JobStore',
+        'jobkeep.v1.LeaseService',
+        'jobkeep.v1.LockService',
+        'jobkeep.v1.NodeRegistry',
+      ]);
     } finally {
       health.close();
     }

@@ -63,7 +63,7 @@ export type ClientMethod<M extends DescMethod> =
 
 /** The channel behind a client. */
 export interface ClientChannel {
-  /** Closes the channel; calls in flight fail with UNAVAILABLE or CANCELLED. */
+  /** Closes the channel to new calls; calls already in flight run to their end (cancel them with their signal). */
   close(): void;
   /** Resolves once connected; rejects with UNAVAILABLE if not connected by `deadline`. */
   waitForReady(deadline: Date | number): Promise<void>;

@@ -25,8 +25,12 @@ export interface WithLockOptions {
   signal?: AbortSignal;
 }
 
-/** Longest deadline a timer accepts, for waiting "until granted". */
-const FOREVER_MS = 2 ** 31 - 1;
+/**
+ * The deadline of a wait "until granted": a week. grpc-js servers read a deadline sent in
+ * seconds back into a 32-bit count of milliseconds, so anything past about 24 days overflows
+ * into an immediate DEADLINE_EXCEEDED.
+ */
+const FOREVER_MS = 7 * 24 * 3_600_000;
 
 /**
  * Runs `fn` while holding the lock `name`: grants a lease and keeps it alive, waits in line for

@@ -1,11 +1,13 @@
 import type { ExecutionCounters, Execution, ExecutionEvent, RunResult } from './execution-model.js';
 import type { ExecutionState, JsonObject } from './job-model.js';
 import type { Page, PageRequest } from './job-store.js';
+import type { LockGuard } from './lock-guard-check.js';
 
 /**
  * What the services need of a compute database. Like JobStore, every method returns a promise
  * (a write waits for its commit) and takes the compute node's id first, so that an
- * implementation on a networked database fits behind the same interface.
+ * implementation on a networked database fits behind the same interface. Every write takes an
+ * optional lock guard, as JobStore's do.
  */
 export interface ExecutionStore {
   createExecution(nodeId: string, input: NewExecutionInput): Promise<Execution>;
@@ -13,7 +15,7 @@ export interface ExecutionStore {
   listExecutions(nodeId: string, query: ExecutionListQuery): Promise<Page<Execution>>;
   updateExecutionState(nodeId: string, input: UpdateExecutionStateInput): Promise<Execution>;
   /** Deletes a terminal execution; returns the revision of the deletion. */
-  deleteExecution(nodeId: string, executionId: string, expectedRevision?: number): Promise<number>;
+  deleteExecution(nodeId: string, executionId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number>;
   getExecutionHistory(nodeId: string, query: ExecutionHistoryQuery): Promise<Page<ExecutionEvent>>;
   /** Read from counters kept with every change, never from a scan of the executions. */
   getCounters(nodeId: string): Promise<ExecutionCounters>;
@@ -31,6 +33,8 @@ export interface NewExecutionInput {
   stateMessage?: string;
   /** A retried create with the same request id returns the execution the first one made. */
   requestId?: string;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface ExecutionListQuery extends PageRequest {
@@ -52,6 +56,8 @@ export interface UpdateExecutionStateInput {
   expectedRevision?: number;
   /** Replaces the stored run result when given. */
   runResult?: RunResult;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface ExecutionHistoryQuery extends PageRequest {

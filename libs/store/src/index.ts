@@ -79,3 +79,20 @@ export type {
   JobHistoryFeed,
 } from './history-feed.js';
 export type { HistoryCompaction } from './history-compaction.js';
+
+// Coordination: leases, locks and fencing (issue 4).
+export { CoordinationDatabase } from './coordination-database.js';
+export { readLockHolding } from './lock-holding.js';
+export type { LockHolding } from './lock-holding.js';
+
+// Lock-guarded writes and the node registry (issue 4).
+export type { LockGuard } from './lock-guard-check.js';
+export { NODE_KINDS } from './node-validation.js';
+export type { NodeCapacity, NodeListQuery, NodeRegistryStore, RegisteredNode, RegisterNodeInput } from './node-registry.js';
+
+// Leases, locks and their lines of waiters (issue 4).
+export { LEASE_LIMITS } from './lease-store.js';
+export type { Lease, LeaseStore, LeaseTimeToLive } from './lease-store.js';
+export { LOCK_LIMITS } from './lock-store.js';
+export type { Acquired, AcquireInput, Lock, LockQuery, LockStore } from './lock-store.js';
+export { checkLockName } from './lock-names.js';

@@ -8,11 +8,14 @@ import type {
   JobType,
   JsonObject,
 } from './job-model.js';
+import type { LockGuard } from './lock-guard-check.js';
 
 /**
  * What the services need of a requester database. Methods return promises so that a write can
  * wait for its group commit, and so that an implementation on a networked database fits behind
- * the same interface. Every method takes the requester node's id first.
+ * the same interface. Every method takes the requester node's id first. Every write takes an
+ * optional lock guard: it is then made only while that lock is held with that fencing token,
+ * and is ABORTED, changing nothing, otherwise.
  */
 export interface JobStore {
   createJob(nodeId: string, input: CreateJobInput): Promise<Job>;
@@ -21,7 +24,7 @@ export interface JobStore {
   updateJob(nodeId: string, input: UpdateJobInput): Promise<Job>;
   updateJobState(nodeId: string, input: UpdateJobStateInput): Promise<Job>;
   /** Returns the revision of the deletion. */
-  deleteJob(nodeId: string, jobId: string, expectedRevision?: number): Promise<number>;
+  deleteJob(nodeId: string, jobId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number>;
   getJobHistory(nodeId: string, query: JobHistoryQuery): Promise<Page<JobEvent>>;
   createExecution(nodeId: string, input: CreateExecutionInput): Promise<JobExecution>;
   updateExecution(nodeId: string, input: UpdateExecutionInput): Promise<JobExecution>;
@@ -42,6 +45,8 @@ export interface CreateJobInput {
   state?: JobState;
   stateMessage?: string;
   requestId?: string;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export type JobKey =
@@ -93,6 +98,8 @@ export interface UpdateJobInput {
   jobId: string;
   changes: JobChanges;
   expectedRevision?: number;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface UpdateJobStateInput {
@@ -102,6 +109,8 @@ export interface UpdateJobStateInput {
   expectedStates?: JobState[];
   expectedRevision?: number;
   executionId?: string;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface JobHistoryQuery extends PageRequest {
@@ -118,6 +127,8 @@ export interface CreateExecutionInput {
   computeState?: ExecutionState;
   stateMessage?: string;
   requestId?: string;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface UpdateExecutionInput {
@@ -127,6 +138,8 @@ export interface UpdateExecutionInput {
   message?: string;
   expectedDesiredStates?: DesiredExecutionState[];
   expectedRevision?: number;
+  /** Made only while this lock is held with this token; ABORTED otherwise. */
+  lockGuard?: LockGuard;
 }
 
 export interface ExecutionQuery extends PageRequest {

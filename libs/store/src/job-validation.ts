@@ -104,10 +104,11 @@ function checkPriority(priority: number): number {
   return priority;
 }
 
-function checkLabels(labels: Record<string, string>): Record<string, string> {
+/** Labels of a job (or, with the same rules, of a node), sorted by key. */
+export function checkLabels(labels: Record<string, string>, owner = 'a job'): Record<string, string> {
   const entries = Object.entries(labels);
   if (entries.length > JOB_LIMITS.labels) {
-    throw invalidArgument(`a job has at most ${JOB_LIMITS.labels} labels, not ${entries.length}`);
+    throw invalidArgument(`${owner} has at most ${JOB_LIMITS.labels} labels, not ${entries.length}`);
   }
   for (const [key, value] of entries) {
     if (key.length > JOB_LIMITS.labelKeyLength || !LABEL_KEY.test(key)) {

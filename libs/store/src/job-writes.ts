@@ -210,7 +210,7 @@ function existingExecutionInTx(db: NodeDatabase, executionId: string): JobExecut
   return execution;
 }
 
-export function createExecutionInTx(db: NodeDatabase, input: Required<Omit<CreateExecutionInput, 'id'>> & { id: string | undefined }, now: number): JobExecution {
+export function createExecutionInTx(db: NodeDatabase, input: Required<Omit<CreateExecutionInput, 'id' | 'lockGuard'>> & { id: string | undefined }, now: number): JobExecution {
   const earlier = findRequestInTx(db, input.requestId, 'execution');
   if (earlier !== undefined) {
     const first = selectExecutionInTx(db, earlier);

@@ -16,6 +16,8 @@ import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identif
 import { pageOf } from './job-reads.js';
 import type { Page } from './job-store.js';
 import { checkMessage } from './job-validation.js';
+import type { CoordinationDatabase } from './coordination-database.js';
+import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
 import type { NodeDatabase } from './node-database.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 
@@ -27,6 +29,8 @@ import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.j
 export class SqliteExecutionStore implements ExecutionStore {
   constructor(
     private readonly pool: DatabasePool,
+    /** Where lock guards are checked. */
+    private readonly coordination: CoordinationDatabase,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -35,11 +39,16 @@ export class SqliteExecutionStore implements ExecutionStore {
     return this.pool.get('compute', checkNodeId(nodeId), create);
   }
 
+  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
+  private write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
+    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, create), work);
+  }
+
   async createExecution(nodeId: string, input: NewExecutionInput): Promise<Execution> {
     checkNodeId(nodeId);
     const execution = checkNewExecution(input);
-    const db = this.database(nodeId, true);
-    return db.write(() => createExecutionInTx(db, execution, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, true, (db, now) => createExecutionInTx(db, execution, now));
   }
 
   async getExecution(nodeId: string, executionId: string): Promise<Execution> {
@@ -76,16 +85,16 @@ export class SqliteExecutionStore implements ExecutionStore {
       expectedRevision: input.expectedRevision === undefined ? undefined : checkRevision('expected_revision', input.expectedRevision),
       runResult: input.runResult === undefined ? undefined : checkRunResult(input.runResult),
     };
-    const db = this.database(nodeId);
-    return db.write(() => updateExecutionStateInTx(db, checked, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => updateExecutionStateInTx(db, checked, now));
   }
 
-  async deleteExecution(nodeId: string, executionId: string, expectedRevision?: number): Promise<number> {
+  async deleteExecution(nodeId: string, executionId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number> {
     checkNodeId(nodeId);
     const id = checkIdentifier('execution id', executionId);
     const expected = expectedRevision === undefined ? undefined : checkRevision('expected_revision', expectedRevision);
-    const db = this.database(nodeId);
-    return db.write(() => deleteExecutionInTx(db, id, expected, this.now()));
+    const guard = checkLockGuard(lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => deleteExecutionInTx(db, id, expected, now));
   }
 
   async getExecutionHistory(nodeId: string, query: ExecutionHistoryQuery): Promise<Page<ExecutionEvent>> {

@@ -42,6 +42,8 @@ import {
   updateJobInTx,
   updateJobStateInTx,
 } from './job-writes.js';
+import type { CoordinationDatabase } from './coordination-database.js';
+import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
 import type { NodeDatabase } from './node-database.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 import { invalidArgument } from '@jobkeep/errors';
@@ -53,6 +55,8 @@ import { invalidArgument } from '@jobkeep/errors';
 export class SqliteJobStore implements JobStore {
   constructor(
     private readonly pool: DatabasePool,
+    /** Where lock guards are checked. */
+    private readonly coordination: CoordinationDatabase,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -61,11 +65,16 @@ export class SqliteJobStore implements JobStore {
     return this.pool.get('requester', checkNodeId(nodeId), create);
   }
 
+  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
+  private write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
+    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, create), work);
+  }
+
   async createJob(nodeId: string, input: CreateJobInput): Promise<Job> {
     checkNodeId(nodeId);
     const job = checkNewJob(input);
-    const db = this.database(nodeId, true);
-    return db.write(() => createJobInTx(db, job, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, now));
   }
 
   async getJob(nodeId: string, key: JobKey): Promise<Job> {
@@ -113,8 +122,8 @@ export class SqliteJobStore implements JobStore {
     checkNodeId(nodeId);
     const jobId = checkIdentifier('job id', input.jobId);
     const changes = checkJobChanges(input.changes);
-    const db = this.database(nodeId);
-    return db.write(() => updateJobInTx(db, jobId, changes, input.expectedRevision, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => updateJobInTx(db, jobId, changes, input.expectedRevision, now));
   }
 
   async updateJobState(nodeId: string, input: UpdateJobStateInput): Promise<Job> {
@@ -127,15 +136,15 @@ export class SqliteJobStore implements JobStore {
       expectedRevision: input.expectedRevision,
       executionId: checkOptionalIdentifier('execution_id', input.executionId),
     };
-    const db = this.database(nodeId);
-    return db.write(() => updateJobStateInTx(db, checked, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => updateJobStateInTx(db, checked, now));
   }
 
-  async deleteJob(nodeId: string, jobId: string, expectedRevision?: number): Promise<number> {
+  async deleteJob(nodeId: string, jobId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number> {
     checkNodeId(nodeId);
     checkIdentifier('job id', jobId);
-    const db = this.database(nodeId);
-    return db.write(() => deleteJobInTx(db, jobId, expectedRevision, this.now()));
+    const guard = checkLockGuard(lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => deleteJobInTx(db, jobId, expectedRevision, now));
   }
 
   async getJobHistory(nodeId: string, query: JobHistoryQuery): Promise<Page<JobEvent>> {
@@ -162,8 +171,8 @@ export class SqliteJobStore implements JobStore {
       stateMessage: checkMessage(input.stateMessage),
       requestId: checkRequestId(input.requestId),
     };
-    const db = this.database(nodeId);
-    return db.write(() => createExecutionInTx(db, checked, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => createExecutionInTx(db, checked, now));
   }
 
   async updateExecution(nodeId: string, input: UpdateExecutionInput): Promise<JobExecution> {
@@ -178,8 +187,8 @@ export class SqliteJobStore implements JobStore {
       ),
       expectedRevision: input.expectedRevision,
     };
-    const db = this.database(nodeId);
-    return db.write(() => updateExecutionInTx(db, checked, this.now()));
+    const guard = checkLockGuard(input.lockGuard);
+    return this.write(nodeId, guard, false, (db, now) => updateExecutionInTx(db, checked, now));
   }
 
   async listExecutions(nodeId: string, query: ExecutionQuery): Promise<Page<JobExecution>> {

@@ -1,5 +1,11 @@
 import { Catalogue } from './catalogue.js';
 import { coordinationMigrations } from './coordination-schema.js';
+import { CoordinationDatabase } from './coordination-database.js';
+import type { LeaseStore } from './lease-store.js';
+import { refreshLeasesInTx } from './lease-writes.js';
+import { LockManager } from './lock-manager.js';
+import type { LockStore } from './lock-store.js';
+import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { DatabaseLocations, type DatabaseLocationSettings } from './database-locations.js';
 import { DatabasePool, type DatabaseOpenedInfo } from './database-pool.js';
 import type { CheckpointStore } from './checkpoint-store.js';
@@ -15,6 +21,8 @@ import { openSqlite, type SqliteDatabase } from './sqlite-connection.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteExecutionStore } from './sqlite-execution-store.js';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
+import type { NodeRegistryStore } from './node-registry.js';
+import { SqliteNodeRegistry } from './sqlite-node-registry.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -43,6 +51,16 @@ export interface Storage {
   readonly locations: DatabaseLocations;
   /** Applies the retention policies; the server runs it at start, on opens and periodically. */
   readonly retention: RetentionRunner;
+  /** coordination.db behind its facade: leases, locks and the node registry use it (issue 4). */
+  readonly coordination: CoordinationDatabase;
+  /** The node registry, in coordination.db. */
+  readonly nodeRegistry: NodeRegistryStore;
+  /** Leases; the server runs `expireDue` on a timer. */
+  readonly leaseStore: LeaseStore;
+  /** Locks, their lines of waiters and fencing tokens. */
+  readonly lockStore: LockStore;
+  /** Ends every Acquire still waiting with UNAVAILABLE; the server calls it when it starts shutting down. */
+  stopLockWaits(): void;
   close(): void;
 }
 
@@ -60,6 +78,12 @@ export function openStorage(settings: StorageSettings): Storage {
     throw error;
   }
   const catalogue = new Catalogue(coordination);
+  // One facade for everyone: the stores check lock guards through it, synchronously.
+  const coordinationDatabase = new CoordinationDatabase(coordination);
+  const clock = settings.clock ?? Date.now;
+  // As etcd does after a restart: time the server was down does not count against any lease.
+  coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
+  const locks = new LockManager(coordinationDatabase, clock);
   const pool = new DatabasePool({
     locations,
     catalogue,
@@ -69,15 +93,21 @@ export function openStorage(settings: StorageSettings): Storage {
     onDatabaseOpened: settings.onDatabaseOpened,
   });
   return {
-    jobStore: new SqliteJobStore(pool, settings.clock),
-    executionStore: new SqliteExecutionStore(pool, settings.clock),
+    jobStore: new SqliteJobStore(pool, coordinationDatabase, settings.clock),
+    executionStore: new SqliteExecutionStore(pool, coordinationDatabase, settings.clock),
     checkpointStore: new SqliteCheckpointStore(pool, settings.clock),
     jobHistory: jobHistoryFeed(pool),
     executionHistory: executionHistoryFeed(pool),
     catalogue,
     locations,
     retention: new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock),
+    coordination: coordinationDatabase,
+    nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, settings.clock),
+    leaseStore: new SqliteLeaseStore(coordinationDatabase, locks, clock),
+    lockStore: locks,
+    stopLockWaits: () => locks.close(),
     close() {
+      locks.close();
       pool.closeAll();
       coordination.close();
     },
