@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { grpcBench } from './grpc-bench.js';
 import { lockBench } from './lock-bench.js';
-import { markdownTable } from './measure.js';
+import { markdownTable, type Measurement } from './measure.js';
 import { openBench } from './open-bench.js';
 import { storeBench } from './store-bench.js';
 
@@ -19,12 +19,13 @@ const open = cases.has('open') ? await openBench(openExecutions) : { results: []
 const locks = cases.has('locks') ? await lockBench(scale) : [];
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
-console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}\n`);
-console.log('## Store, in process\n');
-console.log(markdownTable(store));
-console.log('\n## gRPC, server in its own process, one client process\n');
-console.log(markdownTable(grpc));
-console.log(`\n## Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)\n`);
-console.log(markdownTable(open.results));
-console.log('\n## Locks, server in its own process, one client process\n');
-console.log(markdownTable(locks));
+console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}`);
+const sections: [string, Measurement[]][] = [
+  ['Store, in process', store],
+  ['gRPC, server in its own process, one client process', grpc],
+  [`Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)`, open.results],
+  ['Locks, server in its own process, one client process', locks],
+];
+for (const [title, results] of sections) {
+  if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results)}`);
+}
