@@ -3,14 +3,12 @@ import path from 'node:path';
 import { CheckpointStore, NodeDatabaseKind, createTypedClient, type TypedClient } from '@jobkeep/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestServers } from './test-support/test-server.js';
+import { failsWith } from './test-support/fails-with.js';
 
 const NODE = 'agent-1';
 const { REQUESTER, COMPUTE } = NodeDatabaseKind;
 /** Bytes as a plain array: received bytes are Buffers, which toEqual tells apart from Uint8Arrays. */
 const bytes = (data: Uint8Array | undefined) => [...(data ?? [])];
-const failsWith = (code: string, ...fragments: string[]) =>
-  expect.objectContaining({ code, message: expect.stringMatching(fragments.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')) });
-
 describe('jobkeep.v1.CheckpointStore over gRPC', () => {
   const servers = useTestServers();
   const clients: TypedClient<typeof CheckpointStore>[] = [];

@@ -3,13 +3,10 @@ import path from 'node:path';
 import { ExecutionEventType, ExecutionState, ExecutionStore, SortDirection, createTypedClient, type TypedClient } from '@jobkeep/api';
 import { checkNodeDatabase } from '@jobkeep/store';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useLoggedServers } from './test-support/logged-servers.js';
 import { useTestServers } from './test-support/test-server.js';
+import { failsWith } from './test-support/fails-with.js';
 
 const NODE = 'compute-1';
-const failsWith = (code: string, ...fragments: string[]) =>
-  expect.objectContaining({ code, message: expect.stringMatching(fragments.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')) });
-
 describe('jobkeep.v1.ExecutionStore over gRPC', () => {
   const servers = useTestServers();
   const clients: TypedClient<typeof ExecutionStore>[] = [];
@@ -197,7 +194,7 @@ describe('jobkeep.v1.ExecutionStore over gRPC', () => {
 });
 
 describe('opening a node database', () => {
-  const servers = useLoggedServers();
+  const servers = useTestServers();
 
   it('logs "database opened" with the per-state counts from the counters table', async () => {
     const first = await servers.start();

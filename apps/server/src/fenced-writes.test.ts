@@ -2,12 +2,11 @@ import { ExecutionState, ExecutionStore, JobState, JobStore, createTypedClient, 
 import { afterEach, describe, expect, it } from 'vitest';
 import { useCoordinationClients } from './test-support/coordination-clients.js';
 import { useTestServers } from './test-support/test-server.js';
+import { failsWith } from './test-support/fails-with.js';
 
 const REQUESTER = 'requester-1';
 const COMPUTE = 'compute-1';
 const LOCK = '/locks/queue/ingest';
-const failsWith = (code: string, fragment = '') => expect.objectContaining({ code, message: expect.stringContaining(fragment) });
-
 /** Store writes carrying a LockGuard, against the real LeaseService and LockService. */
 describe('lock-guarded writes over gRPC', () => {
   const servers = useTestServers();

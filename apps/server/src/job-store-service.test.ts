@@ -3,11 +3,9 @@ import path from 'node:path';
 import { JobOrder, JobState, SortDirection, JobEventType } from '@jobkeep/api';
 import { describe, expect, it } from 'vitest';
 import { useTestServers } from './test-support/test-server.js';
+import { failsWith } from './test-support/fails-with.js';
 
 const NODE = 'requester-1';
-const failsWith = (code: string, ...fragments: string[]) =>
-  expect.objectContaining({ code, message: expect.stringMatching(fragments.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')) });
-
 describe('jobkeep.v1.JobStore over gRPC', () => {
   const servers = useTestServers();
 

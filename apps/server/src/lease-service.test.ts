@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { eventually, sleep, useCoordinationClients } from './test-support/coordination-clients.js';
 import { holdLock, requestQueue, requestsOf } from './test-support/lock-holders.js';
 import { useTestServers } from './test-support/test-server.js';
-
-const failsWith = (code: string, fragment = '') => expect.objectContaining({ code, message: expect.stringContaining(fragment) });
+import { failsWith } from './test-support/fails-with.js';
 
 describe('jobkeep.v1.LeaseService over gRPC', () => {
   const servers = useTestServers();

@@ -5,8 +5,7 @@ import { eventually, sleep, useCoordinationClients } from './test-support/coordi
 import { holdLock, requestQueue } from './test-support/lock-holders.js';
 import { startTcpProxy } from './test-support/tcp-proxy.js';
 import { useTestServers } from './test-support/test-server.js';
-
-const failsWith = (code: string, fragment = '') => expect.objectContaining({ code, message: expect.stringContaining(fragment) });
+import { failsWith } from './test-support/fails-with.js';
 
 describe('jobkeep.v1.LockService over gRPC', () => {
   const servers = useTestServers();

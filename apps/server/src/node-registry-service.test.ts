@@ -2,8 +2,7 @@ import { NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
 import { describe, expect, it } from 'vitest';
 import { eventually, sleep, useCoordinationClients } from './test-support/coordination-clients.js';
 import { useTestServers } from './test-support/test-server.js';
-
-const failsWith = (code: string, fragment = '') => expect.objectContaining({ code, message: expect.stringContaining(fragment) });
+import { failsWith } from './test-support/fails-with.js';
 
 describe('jobkeep.v1.NodeRegistry over gRPC', () => {
   const servers = useTestServers();

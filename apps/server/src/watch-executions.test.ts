@@ -11,7 +11,7 @@ import {
 } from '@jobkeep/api';
 import { watchExecutions } from '@jobkeep/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useLoggedServers } from './test-support/logged-servers.js';
+import { useTestServers } from './test-support/test-server.js';
 
 const NODE = 'compute-1';
 type Stream = AsyncIterator<WatchExecutionsResponse>;
@@ -33,7 +33,7 @@ async function eventsUntilProgress(stream: Stream, revision: number): Promise<Ex
 }
 
 describe('jobkeep.v1.ExecutionStore/WatchExecutions', () => {
-  const servers = useLoggedServers();
+  const servers = useTestServers();
   const clients: TypedClient<typeof ExecutionStore>[] = [];
   afterEach(() => {
     for (const client of clients.splice(0)) client.close();

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { JobEventType, JobState } from '@jobkeep/api';
 import { describe, expect, it } from 'vitest';
-import { useLoggedServers } from './test-support/logged-servers.js';
+import { useTestServers } from './test-support/test-server.js';
 import { drain, events, eventsUntilProgress, historyFrom, next, revisions, writeHistory } from './test-support/watch-helpers.js';
 
 const NODE = 'requester-1';
 
 describe('jobkeep.v1.JobStore/WatchJobs', () => {
-  const servers = useLoggedServers();
+  const servers = useTestServers();
 
   it('sends the current revision first, replays from from_revision with no gap or repeat, then follows live commits', async () => {
     const { client } = await servers.start();

@@ -4,7 +4,7 @@ import { WatchJobsResponseSchema } from '@jobkeep/api';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { GRPC_WRITE_BUFFER_MESSAGES, HTTP2_DEFAULT_WINDOW_BYTES } from './history-watch.js';
-import { useLoggedServers } from './test-support/logged-servers.js';
+import { useTestServers } from './test-support/test-server.js';
 import { drain, events, next, revisions, writeHistory } from './test-support/watch-helpers.js';
 
 const NODE = 'requester-1';
@@ -44,7 +44,7 @@ function compactFromOutside(dataDir: string, through: number): void {
 }
 
 describe('WatchJobs limits', () => {
-  const servers = useLoggedServers();
+  const servers = useTestServers();
 
   it('answers an old from_revision after compaction with OUT_OF_RANGE naming the oldest revision', async () => {
     const { client, config } = await servers.start();

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { WatchJobsResponse } from '@jobkeep/api';
 import { createJobStoreClient, watchJobs, type JobStoreClient } from '@jobkeep/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { useLoggedServers } from './test-support/logged-servers.js';
+import { useTestServers } from './test-support/test-server.js';
 import { historyFrom, revisions } from './test-support/watch-helpers.js';
 
 const NODE = 'requester-1';
@@ -69,7 +69,7 @@ function collect(watcher: JobStoreClient, signal: AbortSignal) {
 }
 
 describe('the resumable watch of @jobkeep/client', () => {
-  const servers = useLoggedServers();
+  const servers = useTestServers();
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
   afterEach(() => {
