@@ -1,29 +1,14 @@
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { JobState } from '@jobkeep/api';
 import { createJobStoreClient } from '@jobkeep/client';
 import { measure, type Measurement } from './measure.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SERVER_MAIN = path.join(ROOT, 'apps/server/dist/main.js');
-const ECHO_MAIN = fileURLToPath(new URL('./echo-server.js', import.meta.url));
+import { withJobkeepAndEcho } from './server-process.js';
 
 /**
  * CreateJob and GetJob through gRPC against the real server (a separate process, synchronous=FULL
  * on this machine's disk) and, as the baseline, against the echo server, with the same client.
  */
-export async function grpcBench(scale: number): Promise<Measurement[]> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-'));
-  const servers: ServerProcess[] = [];
-  try {
-    const jobkeep = await startServerProcess(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], 'jobkeep serving');
-    servers.push(jobkeep);
-    const echo = await startServerProcess(ECHO_MAIN, ['127.0.0.1:0'], 'echo serving');
-    servers.push(echo);
-
+export function grpcBench(scale: number): Promise<Measurement[]> {
+  return withJobkeepAndEcho(async ({ jobkeep, echo }) => {
     const results: Measurement[] = [];
     for (const concurrency of [1, 16]) {
       for (const [label, server] of [['echo baseline', echo], ['jobkeep', jobkeep]] as const) {
@@ -44,8 +29,5 @@ export async function grpcBench(scale: number): Promise<Measurement[]> {
       }
     }
     return results;
-  } finally {
-    for (const server of servers) await server.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }

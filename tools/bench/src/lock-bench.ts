@@ -1,14 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createJobStoreClient, createLeaseClient, createLockClient } from '@jobkeep/client';
 import { measure, type Measurement } from './measure.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { withJobkeepAndEcho } from './server-process.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SERVER_MAIN = path.join(ROOT, 'apps/server/dist/main.js');
-const ECHO_MAIN = fileURLToPath(new URL('./echo-server.js', import.meta.url));
 const WAITERS = 64;
 
 /**
@@ -16,14 +9,8 @@ const WAITERS = 64;
  * and 64 holders taking turns on one lock (each Acquire waits in line, FIFO). The baseline is
  * the same two round trips answered by the echo server, which costs gRPC and nothing else.
  */
-export async function lockBench(scale: number): Promise<Measurement[]> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-locks-'));
-  const servers: ServerProcess[] = [];
-  try {
-    const jobkeep = await startServerProcess(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], 'jobkeep serving');
-    servers.push(jobkeep);
-    const echo = await startServerProcess(ECHO_MAIN, ['127.0.0.1:0'], 'echo serving');
-    servers.push(echo);
+export function lockBench(scale: number): Promise<Measurement[]> {
+  return withJobkeepAndEcho(async ({ jobkeep, echo }) => {
     const leases = createLeaseClient(jobkeep.address);
     const locks = createLockClient(jobkeep.address);
     const echoClient = createJobStoreClient(echo.address);
@@ -58,8 +45,5 @@ export async function lockBench(scale: number): Promise<Measurement[]> {
     );
     for (const client of [leases, locks, echoClient]) client.close();
     return results;
-  } finally {
-    for (const server of servers) await server.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }

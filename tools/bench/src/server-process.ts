@@ -1,5 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const SERVER_MAIN = fileURLToPath(new URL('../../../apps/server/dist/main.js', import.meta.url));
+const ECHO_MAIN = fileURLToPath(new URL('./echo-server.js', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -28,4 +35,23 @@ export function startServerProcess(script: string, args: string[], readyMessage:
       }
     });
   });
+}
+
+/**
+ * Runs `work` with the built jobkeep server on a fresh data directory and the echo baseline,
+ * each in its own process, and stops both (and removes the directory) afterwards.
+ */
+export async function withJobkeepAndEcho<T>(work: (servers: { jobkeep: ServerProcess; echo: ServerProcess }) => Promise<T>): Promise<T> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-'));
+  const started: ServerProcess[] = [];
+  try {
+    const jobkeep = await startServerProcess(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], 'jobkeep serving');
+    started.push(jobkeep);
+    const echo = await startServerProcess(ECHO_MAIN, ['127.0.0.1:0'], 'echo serving');
+    started.push(echo);
+    return await work({ jobkeep, echo });
+  } finally {
+    for (const server of started) await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 }
