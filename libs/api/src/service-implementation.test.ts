@@ -63,7 +63,7 @@ beforeAll(async () => {
             await sleep(5_000, undefined, { signal });
             return {};
           },
-          // Every other method is left unimplemented.
+          // Every other method is left out, so the bridge answers it UNIMPLEMENTED.
         },
         { onUnexpectedError },
       ),

@@ -23,8 +23,14 @@ interface CatalogueRow {
 export class Catalogue {
   constructor(private readonly coordination: SqliteDatabase) {}
 
-  /** Records a node database; recording one that is already known changes nothing. */
+  /**
+   * Records a node database; recording one that is already known changes nothing. Called on
+   * every open of a node database, so the usual case (already known) is a read: no write
+   * transaction, no fsync of coordination.db.
+   */
   record(nodeId: string, kind: NodeDatabaseKind, path: string, now: number): void {
+    const known = this.coordination.prepare('SELECT 1 FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind);
+    if (known !== undefined) return;
     this.coordination
       .prepare('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
       .run(nodeId, kind, path, now);
