@@ -75,10 +75,16 @@ export async function* followHistory<E extends HistoryEvent, F extends HistoryFi
     const read = () => feed.readPage(nodeId, { fromRevision: cursor, filter, limit });
     // The first read comes before the first message, so that a bad filter is refused outright.
     let page: HistoryPage<E> = await read();
-    context.limitStall(settings.stallTimeoutMs, () => {
-      settings.onStalled?.(nodeId, resumeFrom);
-      return resourceExhausted(`watcher stopped reading; resume with from_revision ${resumeFrom}`);
-    });
+    const shuttingDown = () => unavailable(`the server is shutting down; resume with from_revision ${resumeFrom}`);
+    context.limitStall(
+      settings.stallTimeoutMs,
+      () => {
+        settings.onStalled?.(nodeId, resumeFrom);
+        return resourceExhausted(`watcher stopped reading; resume with from_revision ${resumeFrom}`);
+      },
+      // A watcher that reads nothing must not hold the shutdown for the whole stall limit.
+      { signal: settings.stopping, error: shuttingDown },
+    );
     yield { progress: fromRevision === 0 ? cursor - 1 : page.currentRevision };
     let quietSince = Date.now();
     // A replay says when it has caught up, so that the watcher knows its view is current
@@ -104,10 +110,10 @@ export async function* followHistory<E extends HistoryEvent, F extends HistoryFi
           yield { progress: page.currentRevision };
           quietSince = Date.now();
         }
-        await commits.wait(quietSince + settings.progressIntervalMs - Date.now(), AbortSignal.any([context.signal, settings.stopping]));
+        await commits.wait(quietSince + settings.progressIntervalMs - Date.now(), [context.signal, settings.stopping]);
       }
       if (context.signal.aborted) throw context.signal.reason;
-      if (settings.stopping.aborted) throw unavailable(`the server is shutting down; resume with from_revision ${resumeFrom}`);
+      if (settings.stopping.aborted) throw shuttingDown();
       commits.lower();
       // Checks the cursor against the compacted revision again: retention may have run.
       page = await read();
@@ -131,18 +137,22 @@ class CommitFlag {
     this.raised = false;
   }
 
-  /** Resolves on a commit (at once if one came since `lower`) or after `ms`; settles early when `signal` aborts. */
-  wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.raised || ms <= 0 || signal.aborted) return Promise.resolve();
+  /**
+   * Resolves on a commit (at once if one came since `lower`) or after `ms`; settles early when
+   * one of `signals` aborts. Listeners are added and removed by hand: AbortSignal.any would tie
+   * a new signal to the server-wide stopping signal on every wake, and Node keeps those.
+   */
+  wait(ms: number, signals: readonly AbortSignal[]): Promise<void> {
+    if (this.raised || ms <= 0 || signals.some((signal) => signal.aborted)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+        for (const signal of signals) signal.removeEventListener('abort', done);
         this.wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
+      for (const signal of signals) signal.addEventListener('abort', done, { once: true });
       this.wake = done;
     });
   }

@@ -96,6 +96,10 @@ async function shutdown(
   logger: Logger,
 ): Promise<void> {
   logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: no new calls, finishing in-flight ones');
+  // First, so that no lease expires while calls drain: keep-alives end with the server, and the
+  // restart gives every lease a fresh TTL. Retention stops too (it waits for a pass in progress).
+  await sweeper.stop();
+  await retention.stop();
   health.setStatus('', 'NOT_SERVING');
   for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'NOT_SERVING');
   const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -108,10 +112,8 @@ async function shutdown(
     logger.warn('in-flight calls outlived the grace period; cancelling them');
     server.forceShutdown();
   }
-  // Every store call is one synchronous transaction, so once no call is in flight and the
-  // retention pass in progress has finished, no transaction is either: the files can close.
-  await retention.stop();
-  await sweeper.stop();
+  // Every store call is one synchronous transaction, so once no call is in flight (and the
+  // sweeper and retention are stopped) no transaction is either: the files can close.
   storage.close();
   logger.info('jobkeep stopped');
 }

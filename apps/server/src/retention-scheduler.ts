@@ -10,7 +10,7 @@ export class RetentionScheduler {
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly lastRun = new Map<string, number>();
-  private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly storage: Storage,
@@ -23,31 +23,36 @@ export class RetentionScheduler {
       this.logger.info('retention: every record is kept (no policy set)');
       return;
     }
-    this.enqueue(() => this.storage.retention.runAll());
-    this.timer = setInterval(() => this.enqueue(() => this.storage.retention.runAll()), this.intervalMs).unref();
+    const runAll = () =>
+      this.storage.retention.runAll(
+        (kind, nodeId, error) => this.logger.error({ err: error, kind, nodeId }, 'retention failed on a database; it will be tried again at the next interval'),
+        this.stopping.signal,
+      );
+    this.enqueue(runAll);
+    this.timer = setInterval(() => this.enqueue(runAll), this.intervalMs).unref();
   }
 
   /** For the store's open hook: a database opened after start gets its pass too. */
   databaseOpened(kind: NodeDatabaseKind, nodeId: string): void {
-    if (this.stopped || !this.storage.retention.active) return;
+    if (this.stopping.signal.aborted || !this.storage.retention.active) return;
     const last = this.lastRun.get(`${kind}:${nodeId}`);
     if (last !== undefined && Date.now() - last < this.intervalMs) return;
     this.enqueue(async () => {
-      const report = await this.storage.retention.runOne(kind, nodeId);
+      const report = await this.storage.retention.runOne(kind, nodeId, this.stopping.signal);
       return report === undefined ? [] : [report];
     });
   }
 
-  /** Stops scheduling and waits for the run in progress, if any. */
+  /** Stops scheduling, ends the pass in progress after its current batch, and waits for it. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     clearInterval(this.timer);
     await this.queue;
   }
 
   private enqueue(run: () => Promise<RetentionReport[]>): void {
     this.queue = this.queue.then(async () => {
-      if (this.stopped) return;
+      if (this.stopping.signal.aborted) return;
       try {
         for (const report of await run()) this.record(report);
       } catch (error) {

@@ -59,6 +59,7 @@ describe('server settings', () => {
     [['--job-retention', 'RUNNING=delete:1d'], /not terminal/],
     [['--listen', 'nowhere'], /host:port/],
     [['--max-open-databases', '0'], /positive integer/],
+    [['--retention-interval-ms', '2592000000'], /at most 2147483647 ms/],
   ])('refuses %j, saying why', (args, message) => {
     expect(() => parse(...args)).toThrow(message);
   });

@@ -34,6 +34,18 @@ function positiveInteger(value: string): number {
   return parsed;
 }
 
+/**
+ * A duration for a timer: Node turns any delay past 2^31 - 1 ms (about 24.8 days) into 1 ms, so
+ * a larger setting would make a timer fire continuously instead of rarely.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function milliseconds(value: string): number {
+  const parsed = positiveInteger(value);
+  if (parsed > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms (about 24 days)`);
+  return parsed;
+}
+
 function listenAddress(value: string): string {
   const match = /^(.+):(\d{1,5})$/.exec(value);
   if (match === null || Number(match[2]) > 65535) throw new InvalidArgumentError('expected host:port, such as 127.0.0.1:7420');
@@ -72,19 +84,19 @@ export function serverCommand(): Command {
       new Option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long in-flight calls may finish before they are cancelled')
         .env('JOBKEEP_SHUTDOWN_GRACE_MS')
         .default(10_000)
-        .argParser(positiveInteger),
+        .argParser(milliseconds),
     )
     .addOption(
       new Option('--watch-progress-interval-ms <ms>', 'idle watch streams get a progress message with the current revision this often')
         .env('JOBKEEP_WATCH_PROGRESS_INTERVAL_MS')
         .default(10_000)
-        .argParser(positiveInteger),
+        .argParser(milliseconds),
     )
     .addOption(
       new Option('--watch-stall-timeout-ms <ms>', 'a watcher that reads nothing for this long is dropped with RESOURCE_EXHAUSTED')
         .env('JOBKEEP_WATCH_STALL_TIMEOUT_MS')
         .default(30_000)
-        .argParser(positiveInteger),
+        .argParser(milliseconds),
     )
     .addOption(
       new Option('--job-retention <policy>', 'retention of jobs by state, e.g. COMPLETED=delete:7d,RUNNING=fail:24h (default: keep all)')
@@ -102,13 +114,13 @@ export function serverCommand(): Command {
       new Option('--retention-interval-ms <ms>', 'how often retention runs over every node database')
         .env('JOBKEEP_RETENTION_INTERVAL_MS')
         .default(3_600_000)
-        .argParser(positiveInteger),
+        .argParser(milliseconds),
     )
     .addOption(
       new Option('--lease-sweep-interval-ms <ms>', 'the longest an expired lease may outlive its TTL before its locks are released')
         .env('JOBKEEP_LEASE_SWEEP_INTERVAL_MS')
         .default(500)
-        .argParser(positiveInteger),
+        .argParser(milliseconds),
     )
     .showHelpAfterError();
 }

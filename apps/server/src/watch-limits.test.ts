@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { WatchJobsResponseSchema } from '@jobkeep/api';
+import { LeaseService, WatchJobsResponseSchema, createTypedClient } from '@jobkeep/api';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { GRPC_WRITE_BUFFER_MESSAGES, HTTP2_DEFAULT_WINDOW_BYTES } from './history-watch.js';
@@ -101,5 +101,26 @@ describe('WatchJobs limits', () => {
     const bound = Math.floor(HTTP2_DEFAULT_WINDOW_BYTES / Math.min(...framedBytes)) + GRPC_WRITE_BUFFER_MESSAGES + GRPC_READ_BUFFER_MESSAGES;
     expect(sent.length).toBeLessThanOrEqual(bound);
     expect(bound).toBeLessThan(6000);
+  });
+
+  it('lets no lease expire while a shutdown waits on a watcher that reads nothing', async () => {
+    // The grace period outlasts the lease's TTL: only stopping the sweeper first saves the lease.
+    const first = await servers.start({ watchStallTimeoutMs: 60_000, shutdownGraceMs: 3000 });
+    await first.client.createJob({ nodeId: NODE, job: {} });
+    appendHistoryFromOutside(first.config.dataDir, 6000);
+    const leases = createTypedClient(LeaseService, first.server.address);
+    const { lease } = await leases.grant({ ttlSeconds: 2n });
+    leases.close();
+    const stream = first.client.watchJobs({ nodeId: NODE, fromRevision: 1n })[Symbol.asyncIterator]();
+    await next(stream);
+    // Let the watch fill every buffer between it and this reader, which reads nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    await first.stop();
+
+    const second = await servers.start({ dataDir: first.config.dataDir });
+    const again = createTypedClient(LeaseService, second.server.address);
+    expect((await again.timeToLive({ leaseId: lease!.id })).remainingMs).toBeGreaterThan(0n);
+    again.close();
   });
 });

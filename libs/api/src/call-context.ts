@@ -22,14 +22,17 @@ export interface CallContext {
    * rather than holding the handler for as long as the client neither reads nor cancels.
    * `error` is called then, so it can name how far the stream got. A later call replaces the
    * limit; unary and client-streaming calls have no responses to wait on and ignore it.
+   * With `abandon`, the wait also ends, with `abandon.error()`, as soon as `abandon.signal`
+   * aborts (the server shutting down), however long the stall limit.
    */
-  limitStall(timeoutMs: number, error: () => JobkeepError): void;
+  limitStall(timeoutMs: number, error: () => JobkeepError, abandon?: { signal: AbortSignal; error: () => JobkeepError }): void;
 }
 
 /** A stream's limit on waiting for a client that does not read, as set by `limitStall`. */
 export interface StallLimit {
   timeoutMs: number;
   error: () => JobkeepError;
+  abandon?: { signal: AbortSignal; error: () => JobkeepError };
 }
 
 /** The surface shared by the four kinds of grpc-js server calls. */
@@ -75,8 +78,8 @@ export function createCallContext(call: ServerCall): {
   }
 
   let stallLimit: StallLimit | undefined;
-  const limitStall = (timeoutMs: number, error: () => JobkeepError) => {
-    stallLimit = { timeoutMs, error };
+  const limitStall: CallContext['limitStall'] = (timeoutMs, error, abandon) => {
+    stallLimit = { timeoutMs, error, abandon };
   };
 
   return {

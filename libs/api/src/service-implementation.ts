@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import {
   create,
   type DescMessage,
@@ -163,18 +162,25 @@ async function writeAll(
  * again: grpc-js ends a stream after its buffered writes.
  */
 async function drained(call: AnswerStreamCall, signal: AbortSignal, limit: StallLimit | undefined): Promise<void> {
-  if (limit === undefined) {
-    await once(call, 'drain', { signal });
-    return;
-  }
-  const stalled = new AbortController();
-  const timer = setTimeout(() => stalled.abort(), limit.timeoutMs);
-  try {
-    await once(call, 'drain', { signal: AbortSignal.any([signal, stalled.signal]) });
-  } catch (error) {
-    if (stalled.signal.aborted && !signal.aborted) throw limit.error();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  // Listeners added and removed by hand: AbortSignal.any would tie a new signal to the call's
+  // signal for every wait, and Node keeps those for as long as the call lasts.
+  await new Promise<void>((resolve, reject) => {
+    const abandon = limit?.abandon;
+    const settle = (outcome: () => void) => () => {
+      call.off('drain', onDrain);
+      signal.removeEventListener('abort', onCancelled);
+      abandon?.signal.removeEventListener('abort', onAbandoned);
+      clearTimeout(timer);
+      outcome();
+    };
+    const onDrain = settle(resolve);
+    const onCancelled = settle(() => reject(signal.reason));
+    const onAbandoned = settle(() => reject(abandon!.error()));
+    const timer = limit === undefined ? undefined : setTimeout(settle(() => reject(limit.error())), limit.timeoutMs);
+    if (signal.aborted) return onCancelled();
+    if (abandon?.signal.aborted) return onAbandoned();
+    call.once('drain', onDrain);
+    signal.addEventListener('abort', onCancelled, { once: true });
+    abandon?.signal.addEventListener('abort', onAbandoned, { once: true });
+  });
 }

@@ -42,6 +42,9 @@ export function keepLeaseAlive(
   const renewEveryMs = options.renewEveryMs ?? Math.max(100, (ttlSeconds * 1000) / 3);
   const lost = new AbortController();
   const stopping = new AbortController();
+  // Aborted by either: what the keep-alive calls listen to, made once rather than per call.
+  const ended = new AbortController();
+  for (const signal of [lost.signal, stopping.signal]) signal.addEventListener('abort', () => ended.abort(), { once: true });
   // Measured from when a renewal was sent, not answered: the server's clock started then at the latest.
   let expiresAt = Date.now() + ttlSeconds * 1000;
   let lastSent = Date.now();
@@ -66,16 +69,15 @@ export function keepLeaseAlive(
 
   const running = (async () => {
     let failures = 0;
-    while (!stopping.signal.aborted && !lost.signal.aborted) {
-      const call = AbortSignal.any([stopping.signal, lost.signal]);
+    while (!ended.signal.aborted) {
       try {
-        for await (const response of client.keepAlive(renewals(call), { signal: call })) {
+        for await (const response of client.keepAlive(renewals(ended.signal), { signal: ended.signal })) {
           failures = 0;
           expiresAt = lastSent + Number(response.ttlSeconds) * 1000;
         }
         throw new JobkeepError('UNAVAILABLE', 'the keep-alive stream ended');
       } catch (error) {
-        if (stopping.signal.aborted || lost.signal.aborted) return;
+        if (ended.signal.aborted) return;
         if (!isTransient(error)) return lose(error instanceof JobkeepError ? error : new JobkeepError('UNKNOWN', String(error)));
         const remaining = expiresAt - Date.now();
         if (remaining <= 0) return lose(new JobkeepError('DEADLINE_EXCEEDED', `lease ${leaseId} could not be renewed before it expired`));
@@ -94,11 +96,12 @@ export function keepLeaseAlive(
     leaseId,
     signal: lost.signal,
     async stop({ revoke = true } = {}) {
-      const wasLost = lost.signal.aborted;
       stopping.abort();
       clearInterval(watchdog);
       await running;
-      if (revoke && !wasLost) {
+      // Even a lease this keeper counts as lost: a server restart may have revived it, and left
+      // alone it would hold its locks until its TTL ran out again.
+      if (revoke) {
         await client.revoke({ leaseId }).catch((error: unknown) => {
           if (!(error instanceof JobkeepError && error.code === 'NOT_FOUND')) throw error;
         });

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { isJobkeepError } from '@jobkeep/errors';
 import type { Catalogue } from './catalogue.js';
 import type { NodeDatabaseKind } from './database-locations.js';
@@ -28,23 +29,33 @@ export class RetentionRunner {
   }
 
   /** One database; undefined when its kind keeps everything or its file is gone. */
-  async runOne(kind: NodeDatabaseKind, nodeId: string): Promise<RetentionReport | undefined> {
+  async runOne(kind: NodeDatabaseKind, nodeId: string, signal?: AbortSignal): Promise<RetentionReport | undefined> {
     const policy = this.policies[kind];
     if (Object.keys(policy).length === 0) return undefined;
     try {
-      return await applyRetention(this.pool.get(kind, nodeId, false), kind, nodeId, policy, this.now());
+      return await applyRetention(() => this.pool.get(kind, nodeId, false), kind, nodeId, policy, this.now(), signal);
     } catch (error) {
       if (isJobkeepError(error, 'NOT_FOUND')) return undefined; // catalogued, but the file was removed
       throw error;
     }
   }
 
-  /** Every catalogued database, in catalogue order. */
-  async runAll(): Promise<RetentionReport[]> {
+  /**
+   * Every catalogued database, in catalogue order, yielding to I/O between them. A database that
+   * fails (refused as too new, say) is reported to `onError` and the pass goes on to the next.
+   * An aborted `signal` ends the pass early.
+   */
+  async runAll(onError: (kind: NodeDatabaseKind, nodeId: string, error: unknown) => void, signal?: AbortSignal): Promise<RetentionReport[]> {
     const reports: RetentionReport[] = [];
     for (const entry of this.catalogue.list()) {
-      const report = await this.runOne(entry.kind, entry.nodeId);
-      if (report !== undefined) reports.push(report);
+      if (signal?.aborted) break;
+      try {
+        const report = await this.runOne(entry.kind, entry.nodeId, signal);
+        if (report !== undefined) reports.push(report);
+      } catch (error) {
+        onError(entry.kind, entry.nodeId, error);
+      }
+      await yieldToIo();
     }
     return reports;
   }

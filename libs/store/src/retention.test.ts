@@ -1,4 +1,5 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { checkNodeDatabase } from './consistency-check.js';
 import type { Job, JobState } from './job-model.js';
@@ -6,6 +7,9 @@ import { parseRetentionSetting } from './retention-policy.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 
 const HOUR = 3_600_000;
+const rethrow = (_kind: string, _nodeId: string, error: unknown) => {
+  throw error;
+};
 const NODE = 'node-r';
 
 describe('retention', () => {
@@ -51,7 +55,7 @@ describe('retention', () => {
     const lastOldRevision = Math.max(...[...old.values(), ...oldCompleted].map((job) => job.revision));
 
     clock.now = t0 + 2.5 * HOUR;
-    const [report] = await storage.retention.runAll();
+    const [report] = await storage.retention.runAll(rethrow);
     expect(report).toMatchObject({
       kind: 'requester',
       failed: { RUNNING: 1, QUEUED: 1 },
@@ -87,7 +91,7 @@ describe('retention', () => {
     await storage.jobStore.updateJobState(NODE, { jobId: job.id, newState: 'CANCELLED' });
     clock.now += 365 * 24 * HOUR;
     expect(storage.retention.active).toBe(false);
-    expect(await storage.retention.runAll()).toEqual([]);
+    expect(await storage.retention.runAll(rethrow)).toEqual([]);
     expect((await storage.jobStore.listJobs(NODE, {})).items).toHaveLength(1);
   });
 
@@ -109,7 +113,7 @@ describe('retention', () => {
     const recentRunning = await make(['BID_ACCEPTED', 'RUNNING']);
 
     clock.now = t0 + 25 * HOUR;
-    const reports = await storage.retention.runAll();
+    const reports = await storage.retention.runAll(rethrow);
     expect(reports).toEqual([expect.objectContaining({ kind: 'compute', failed: { RUNNING: 1 }, deleted: { COMPLETED: 1, BID_REJECTED: 1 } })]);
     for (const gone of [oldCompleted, oldRejected]) {
       await expect(executionStore.getExecution(NODE, gone.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -122,5 +126,25 @@ describe('retention', () => {
     expect(counters.counts).toMatchObject({ COMPLETED: 1, RUNNING: 1, FAILED: 1, CREATED: 1, BID_REJECTED: 0 });
     storage.close();
     expect(checkNodeDatabase('compute', path.join(temp.dir(), `${NODE}-compute.db`))).toEqual([]);
+  });
+
+  it('goes on to the next database when one fails, and says which', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, 'CANCELLED=delete:1h');
+    for (const node of ['a-too-new', 'b-fine']) {
+      const job = await storage.jobStore.createJob(node, {});
+      await storage.jobStore.updateJobState(node, { jobId: job.id, newState: 'CANCELLED' });
+    }
+    storage.close();
+    const raw = new Database(path.join(temp.dir(), 'a-too-new-requester.db'));
+    raw.pragma('user_version = 99');
+    raw.close();
+
+    const reopened = temp.open({ clock: () => clock.now, retention: { requester: parseRetentionSetting('job', 'CANCELLED=delete:1h'), compute: {} } });
+    clock.now = t0 + 2 * HOUR;
+    const failures: string[] = [];
+    const reports = await reopened.retention.runAll((_kind, nodeId, error) => failures.push(`${nodeId}: ${(error as Error).message}`));
+    expect(failures).toEqual([expect.stringMatching(/^a-too-new: .*schema version 99/)]);
+    expect(reports).toEqual([expect.objectContaining({ nodeId: 'b-fine', deleted: { CANCELLED: 1 } })]);
   });
 });

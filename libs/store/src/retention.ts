@@ -1,3 +1,4 @@
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { NodeDatabaseKind } from './database-locations.js';
 import { updateExecutionStateInTx } from './execution-writes.js';
 import { compactHistoryInTx } from './history-compaction.js';
@@ -22,7 +23,8 @@ export interface RetentionReport {
 
 /**
  * Records handled per transaction: big enough to amortise the fsync, small enough that a pass
- * over a large database never holds the write lock (and the event loop) for long.
+ * over a large database never holds the write lock (and the event loop) for long. Between
+ * batches the pass yields to I/O, so keep-alives and other calls go on during a long pass.
  */
 const BATCH = 500;
 
@@ -33,30 +35,47 @@ const failInTx: Record<NodeDatabaseKind, (db: NodeDatabase, id: string, message:
 
 /**
  * Applies `policy` to one node database: stale non-terminal records move to FAILED through the
- * ordinary state change (history row, counters, watches), old terminal records are deleted and
- * the history is compacted through their last revision. Only states with a rule are touched,
+ * ordinary state change (history row, counters, watches), old terminal records are deleted, and
+ * then the history is compacted through their last revision. An aborted `signal` ends the pass
+ * after the batch in progress (and that state's compaction): the server is stopping. Only states with a rule are touched,
  * and a non-terminal record is never deleted: the policy parser allows `delete` on terminal
  * states only, and the delete below also checks the state in its WHERE clause.
  */
 export async function applyRetention(
-  db: NodeDatabase,
+  database: () => NodeDatabase,
   kind: NodeDatabaseKind,
   nodeId: string,
   policy: RetentionPolicy,
   now: number,
+  signal?: AbortSignal,
 ): Promise<RetentionReport> {
   const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0 };
   for (const [state, rule] of Object.entries(policy)) {
     const cutoff = now - rule.olderThanMs;
+    // The highest history revision of the records deleted so far: compacted once, at the end,
+    // since compaction reads the history up to its mark and would make a long pass quadratic.
+    let lastDeletedRevision = 0;
     for (;;) {
-      const handled = await db.write(() =>
-        rule.action === 'fail' ? failStaleInTx(db, kind, state, rule, cutoff, now) : deleteOldInTx(db, kind, state, cutoff, report),
-      );
+      // Asked for again each batch: between batches the pool may have closed the handle.
+      const db = database();
+      const handled = await db.write(() => {
+        if (rule.action === 'fail') return failStaleInTx(db, kind, state, rule, cutoff, now);
+        const deleted = deleteOldInTx(db, kind, state, cutoff);
+        lastDeletedRevision = Math.max(lastDeletedRevision, deleted.lastRevision);
+        return deleted.count;
+      });
       if (handled > 0) {
         const tally = rule.action === 'fail' ? report.failed : report.deleted;
         tally[state] = (tally[state] ?? 0) + handled;
       }
-      if (handled < BATCH) break;
+      if (handled < BATCH || signal?.aborted) break;
+      await yieldToIo();
+    }
+    if (lastDeletedRevision > 0) {
+      const db = database();
+      const compaction = await db.write(() => compactHistoryInTx(db, kind, lastDeletedRevision));
+      report.historyRowsRemoved += compaction.deletedRows;
+      report.compactedRevision = compaction.compactedRevision;
     }
   }
   return report;
@@ -78,10 +97,11 @@ function failStaleInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, 
   return stale.length;
 }
 
-function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, cutoff: number, report: RetentionReport): number {
+/** Deletes a batch of old records; their history goes at the compaction that ends the pass. */
+function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, cutoff: number): { count: number; lastRevision: number } {
   const { table, records, recordColumn } = HISTORY_TABLES[kind];
   const old = staleIdsInTx(db, kind, state, cutoff);
-  if (old.length === 0) return 0;
+  if (old.length === 0) return { count: 0, lastRevision: 0 };
   const ids = old.map((row) => row.id);
   const list = ids.map(() => '?').join(', ');
   const { last } = db.statement(`SELECT max(revision) AS last FROM ${table} WHERE ${recordColumn} IN (${list})`).get(...ids) as {
@@ -89,10 +109,5 @@ function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, 
   };
   // Specs, labels, results and (for jobs) executions go with their record through ON DELETE CASCADE.
   db.statement(`DELETE FROM ${records} WHERE state = ? AND id IN (${list})`).run(state, ...ids);
-  if (last !== null) {
-    const compaction = compactHistoryInTx(db, kind, last);
-    report.historyRowsRemoved += compaction.deletedRows;
-    report.compactedRevision = compaction.compactedRevision;
-  }
-  return old.length;
+  return { count: old.length, lastRevision: last ?? 0 };
 }
