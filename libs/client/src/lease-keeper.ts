@@ -47,7 +47,9 @@ export function keepLeaseAlive(
   for (const signal of [lost.signal, stopping.signal]) signal.addEventListener('abort', () => ended.abort(), { once: true });
   // Measured from when a renewal was sent, not answered: the server's clock started then at the latest.
   let expiresAt = Date.now() + ttlSeconds * 1000;
-  let lastSent = Date.now();
+  // When each renewal still unanswered was sent: the server answers them in order, so a response
+  // belongs to the oldest, and a slow round trip cannot make the lease look fresher than it is.
+  let unanswered: number[] = [];
 
   const lose = (error: JobkeepError) => {
     if (lost.signal.aborted || stopping.signal.aborted) return;
@@ -57,7 +59,7 @@ export function keepLeaseAlive(
 
   async function* renewals(signal: AbortSignal) {
     while (!signal.aborted) {
-      lastSent = Date.now();
+      unanswered.push(Date.now());
       yield { leaseId };
       try {
         await sleep(renewEveryMs, undefined, { signal });
@@ -70,10 +72,13 @@ export function keepLeaseAlive(
   const running = (async () => {
     let failures = 0;
     while (!ended.signal.aborted) {
+      // A new stream: renewals sent on the old one will never be answered.
+      unanswered = [];
       try {
         for await (const response of client.keepAlive(renewals(ended.signal), { signal: ended.signal })) {
           failures = 0;
-          expiresAt = lastSent + Number(response.ttlSeconds) * 1000;
+          const sent = unanswered.shift() ?? Date.now();
+          expiresAt = sent + Number(response.ttlSeconds) * 1000;
         }
         throw new JobkeepError('UNAVAILABLE', 'the keep-alive stream ended');
       } catch (error) {

@@ -165,7 +165,9 @@ export class LockManager implements LockStore, LeaseEndListener {
         attempt = this.db.write(() => tryAcquireInTx(this.db, name, head.leaseId, head.lockDelayMs, this.now()));
       } catch (error) {
         line.shift();
-        head.fail(error);
+        // The waiter's own fault (its lease is gone) is its answer; anything else (the file busy
+        // with another process, a disk error) is the server's, and the caller may try again.
+        head.fail(error instanceof JobkeepError ? error : unavailable(`lock ${name} could not be granted: ${(error as Error).message}`));
         continue;
       }
       if (attempt.outcome === 'held') break;
