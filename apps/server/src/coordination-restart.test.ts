@@ -1,46 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sleep, useCoordinationClients } from './test-support/coordination-clients.js';
 import { holdLock, requestsOf } from './test-support/lock-holders.js';
-
-// The built server, as `npm start` runs it; the test target builds it first.
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+import { useServerProcesses } from './test-support/server-processes.js';
 
 describe('leases and locks across a server restart', () => {
-  const children: ChildProcess[] = [];
-  const dirs: string[] = [];
+  const processes = useServerProcesses();
   const clientsOf = useCoordinationClients();
-  afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Starts the server process on `dataDir` and resolves with its address once it serves. */
-  const launch = (dataDir: string) => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, JOBKEEP_LISTEN: '127.0.0.1:0', JOBKEEP_DATA_DIR: dataDir, JOBKEEP_LEASE_SWEEP_INTERVAL_MS: '100' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const address = new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (text) => {
-        const line = JSON.parse(text) as { msg: string; address?: string };
-        if (line.msg === 'jobkeep serving') resolve(line.address!);
-      });
-      child.on('exit', (code) => reject(new Error(`the server exited with ${code} before serving`)));
-    });
-    return { child, address, exited };
-  };
+  const launch = (dataDir: string) =>
+    processes.launch([], { JOBKEEP_LISTEN: '127.0.0.1:0', JOBKEEP_DATA_DIR: dataDir, JOBKEEP_LEASE_SWEEP_INTERVAL_MS: '100' });
 
   it('keeps every lease, with a fresh TTL from the restart, and every lock with its holder and token', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-restart-'));
-    dirs.push(dataDir);
+    const dataDir = processes.tempDir();
     const first = launch(dataDir);
     const before = clientsOf(await first.address);
     const held = await holdLock(before, '/locks/survivor', 3);

@@ -1,59 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { JobState } from '@jobkeep/api';
 import { createJobStoreClient } from '@jobkeep/client';
-import { afterEach, describe, expect, it } from 'vitest';
-
-// The built server, as `npm start` runs it; the test target builds it first.
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-
-interface LogLine {
-  level: number;
-  msg: string;
-  address?: string;
-  err?: { message: string };
-}
-
-/** A server process and the JSON lines it has logged so far. */
-function launch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: LogLine[] = [];
-  const waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    const line = JSON.parse(text) as LogLine;
-    lines.push(line);
-    for (const waiter of [...waiters]) if (waiter.match(line)) waiter.resolve(line);
-  });
-  const waitFor = (msg: string) =>
-    new Promise<LogLine>((resolve) => {
-      const found = lines.find((line) => line.msg === msg);
-      if (found) resolve(found);
-      else waiters.push({ match: (line) => line.msg === msg, resolve });
-    });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, waitFor, exited };
-}
+import { describe, expect, it } from 'vitest';
+import { SERVER_MAIN, useServerProcesses } from './test-support/server-processes.js';
 
 describe('the server process', () => {
-  const children: ChildProcess[] = [];
-  const dirs: string[] = [];
-  const tempDir = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-process-'));
-    dirs.push(dir);
-    return dir;
-  };
-  afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { launch, tempDir } = useServerProcesses();
 
   it('documents every setting, with its environment variable, in --help', () => {
-    const help = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [SERVER_MAIN, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     for (const text of ['--listen', 'JOBKEEP_LISTEN', '127.0.0.1:7420', '--data-dir', 'JOBKEEP_DATA_DIR', 'JOBKEEP_JOB_STORE_PATH', 'JOBKEEP_COMPUTE_STORE_PATH', '--log-level']) {
       expect(help.stdout).toContain(text);
@@ -63,7 +21,6 @@ describe('the server process', () => {
   it('serves from its environment settings, logs JSON, and stops cleanly on SIGTERM with its data intact', async () => {
     const dataDir = tempDir();
     const first = launch([], { JOBKEEP_LISTEN: '127.0.0.1:0', JOBKEEP_DATA_DIR: dataDir });
-    children.push(first.child);
     const { address } = await first.waitFor('jobkeep serving');
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
 
@@ -81,7 +38,6 @@ describe('the server process', () => {
     }
 
     const second = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
-    children.push(second.child);
     const restarted = await second.waitFor('jobkeep serving');
     const again = createJobStoreClient(restarted.address!);
     expect((await again.getJob({ nodeId: 'proc-1', key: { case: 'name', value: 'persisted' } })).job).toEqual(job);
@@ -93,7 +49,6 @@ describe('the server process', () => {
   it('loses no acknowledged write when killed with SIGKILL in the middle of writing', async () => {
     const dataDir = tempDir();
     const server = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
-    children.push(server.child);
     const { address } = await server.waitFor('jobkeep serving');
     const client = createJobStoreClient(address!, { retries: false });
     const acknowledged: string[] = [];
@@ -122,7 +77,6 @@ describe('the server process', () => {
       db.close();
     }
     const restarted = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
-    children.push(restarted.child);
     const again = createJobStoreClient((await restarted.waitFor('jobkeep serving')).address!);
     for (const id of acknowledged) {
       expect((await again.getJob({ nodeId: 'crash', key: { case: 'id', value: id } })).job?.id).toBe(id);
@@ -137,14 +91,13 @@ describe('the server process', () => {
     const server = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--retention-interval-ms', '200'], {
       JOBKEEP_JOB_RETENTION: 'CANCELLED=delete:100ms',
     });
-    children.push(server.child);
     const client = createJobStoreClient((await server.waitFor('jobkeep serving')).address!);
     const { job: doomed } = await client.createJob({ nodeId: 'kept', job: {} });
     await client.updateJobState({ nodeId: 'kept', jobId: doomed!.id, newState: JobState.CANCELLED });
     const { job: running } = await client.createJob({ nodeId: 'kept', job: { state: JobState.QUEUED } });
     await client.updateJobState({ nodeId: 'kept', jobId: running!.id, newState: JobState.RUNNING });
 
-    const applied = (await server.waitFor('retention applied')) as LogLine & { deleted?: Record<string, number> };
+    const applied = await server.waitFor('retention applied');
     expect(applied.deleted).toEqual({ CANCELLED: 1 });
     await expect(client.getJob({ nodeId: 'kept', key: { case: 'id', value: doomed!.id } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await client.getJob({ nodeId: 'kept', key: { case: 'id', value: running!.id } })).job?.state).toBe(JobState.RUNNING);
@@ -167,7 +120,6 @@ describe('the server process', () => {
     db.pragma('user_version = 77');
     db.close();
     const server = launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
-    children.push(server.child);
     expect(await server.exited).toBe(1);
     const fatal = server.lines.find((line) => line.msg === 'jobkeep could not start');
     expect(fatal?.err?.message).toContain('schema version 77');
@@ -175,7 +127,7 @@ describe('the server process', () => {
 
   it('rejects a malformed --listen before doing anything', () => {
     const dataDir = tempDir();
-    const result = spawnSync(process.execPath, [MAIN, '--listen', 'nowhere', '--data-dir', dataDir], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [SERVER_MAIN, '--listen', 'nowhere', '--data-dir', dataDir], { encoding: 'utf8' });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('host:port');
     expect(fs.readdirSync(dataDir)).toEqual([]);

@@ -1,12 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { WatchJobsResponse } from '@jobkeep/api';
 import { createJobStoreClient, watchJobs, type JobStoreClient } from '@jobkeep/client';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { useServerProcesses } from './test-support/server-processes.js';
 import { useTestServers } from './test-support/test-server.js';
 import { historyFrom, revisions } from './test-support/watch-helpers.js';
 
@@ -35,22 +30,6 @@ function keepWriting(client: JobStoreClient): { stop: () => Promise<number> } {
   };
 }
 
-/** The built server, as `npm start` runs it; the test target builds it first. */
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-
-/** A server process; resolves with it and its address once it serves. */
-async function launch(args: string[]): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const address = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      const line = JSON.parse(text) as { msg: string; address?: string };
-      if (line.msg === 'jobkeep serving') resolve(line.address!);
-    });
-  });
-  return { child, address };
-}
-
 /** Collects what a resumable watch yields, and the codes of the failures it rode out. */
 function collect(watcher: JobStoreClient, signal: AbortSignal) {
   const seen: WatchJobsResponse[] = [];
@@ -70,12 +49,7 @@ function collect(watcher: JobStoreClient, signal: AbortSignal) {
 
 describe('the resumable watch of @jobkeep/client', () => {
   const servers = useTestServers();
-  const children: ChildProcess[] = [];
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const processes = useServerProcesses();
 
   it('survives server restarts mid-stream while a writer keeps writing, losing and repeating nothing', async () => {
     let current = await servers.start();
@@ -119,12 +93,11 @@ describe('the resumable watch of @jobkeep/client', () => {
   });
 
   it('survives a server process killed mid-stream and started again on the same port', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-watch-process-'));
-    dirs.push(dataDir);
-    const first = await launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
-    children.push(first.child);
-    const writer = createJobStoreClient(first.address, { defaultDeadlineMs: 2000 });
-    const watcher = createJobStoreClient(first.address);
+    const dataDir = processes.tempDir();
+    const first = processes.launch(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+    const firstAddress = await first.address;
+    const writer = createJobStoreClient(firstAddress, { defaultDeadlineMs: 2000 });
+    const watcher = createJobStoreClient(firstAddress);
     await writer.createJob({ nodeId: NODE, job: {} });
     const stop = new AbortController();
     const watch = collect(watcher, stop.signal);
@@ -132,9 +105,9 @@ describe('the resumable watch of @jobkeep/client', () => {
 
     await watch.moreEvents();
     first.child.kill('SIGKILL');
-    await new Promise((resolve) => first.child.once('exit', resolve));
-    const second = await launch(['--listen', first.address, '--data-dir', dataDir]);
-    children.push(second.child);
+    await first.exited;
+    const second = processes.launch(['--listen', firstAddress, '--data-dir', dataDir]);
+    await second.address;
     await watch.moreEvents();
     await writing.stop();
 

@@ -82,13 +82,16 @@ describe('storage', () => {
   });
 
   it('bounds open handles with an LRU and reopens evicted databases transparently', async () => {
-    const storage = temp.open({ maxOpenDatabases: 2 });
+    const opened: string[] = [];
+    const storage = temp.open({ maxOpenDatabases: 2, onDatabaseOpened: (info) => opened.push(info.nodeId) });
     const jobs = [];
     for (const node of ['n1', 'n2', 'n3', 'n4']) jobs.push(await storage.jobStore.createJob(node, { name: node }));
     for (const [index, node] of ['n1', 'n2', 'n3', 'n4'].entries()) {
       expect(await storage.jobStore.getJob(node, { name: node })).toEqual(jobs[index]);
     }
     expect(storage.catalogue.list().map((entry) => entry.nodeId)).toEqual(['n1', 'n2', 'n3', 'n4']);
+    // With room for two, reading them again in the same order reopens each one (n1 evicts n3, ...).
+    expect(opened).toEqual(['n1', 'n2', 'n3', 'n4', 'n1', 'n2', 'n3', 'n4']);
   });
 
   it('places node databases by the path template, after validating the node id', async () => {
