@@ -4,7 +4,6 @@ import {
   JobEventType,
   JobOrder,
   JobState,
-  JobType,
   SortDirection,
   type CreateJobRequest,
   type DeleteJobRequest,
@@ -19,7 +18,6 @@ import {
 } from '@jobkeep/api';
 import { invalidArgument } from '@jobkeep/errors';
 import type {
-  CreateJobInput,
   DesiredExecutionState as StoreDesiredState,
   ExecutionState as StoreExecutionState,
   JobChanges,
@@ -27,13 +25,14 @@ import type {
   JobQuery,
   JobState as StoreJobState,
   JobStore,
-  JobType as StoreJobType,
   JsonObject,
   JobHistoryFeed,
 } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
 import { watchHandler } from './watch-handler.js';
 import { lockGuardFromWire } from './lock-guard-wire.js';
+import { storeNumber } from './coordination-wire.js';
+import { createJobFields, onDuplicate } from './job-input-wire.js';
 import { executionToWire, jobEventToWire, jobToWire } from './job-wire.js';
 import { enumName, enumNames, milliseconds, required, requiredEnumName, revisionNumber } from './wire-conversions.js';
 
@@ -45,8 +44,13 @@ import { enumName, enumNames, milliseconds, required, requiredEnumName, revision
 export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFeed; settings: WatchSettings }) {
   return {
     async createJob(request: CreateJobRequest) {
-      const job = await store.createJob(request.nodeId, createJobInput(request));
-      return { job: jobToWire(job) };
+      const created = await store.createJob(request.nodeId, {
+        ...createJobFields(required(request.job, 'job'), 'job'),
+        requestId: request.requestId,
+        lockGuard: lockGuardFromWire(request.lockGuard),
+        onDuplicate: onDuplicate(request.onDuplicate),
+      });
+      return { job: jobToWire(created.job), existing: created.existing };
     },
 
     async getJob(request: GetJobRequest) {
@@ -78,6 +82,11 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
         expectedRevision: revisionNumber(request.expectedRevision, 'expected_revision'),
         executionId: request.executionId,
         lockGuard: lockGuardFromWire(request.lockGuard),
+        claim: request.claim && {
+          leaseId: storeNumber(request.claim.leaseId, 'claim.lease_id'),
+          token: storeNumber(request.claim.token, 'claim.token'),
+        },
+        nextQueue: request.nextQueue,
       });
       return { job: jobToWire(job) };
     },
@@ -145,25 +154,6 @@ export function jobStoreHandlers(store: JobStore, watch: { history: JobHistoryFe
     },
 
     watchJobs: watchHandler(watch.history, { eventTypes: JobEventType, states: JobState, event: jobEventToWire }, watch.settings),
-  };
-}
-
-function createJobInput(request: CreateJobRequest): CreateJobInput {
-  const job = required(request.job, 'job');
-  return {
-    id: job.id,
-    name: job.name,
-    namespace: job.namespace,
-    type: enumName<StoreJobType>(JobType, job.type, 'job.type'),
-    priority: job.priority,
-    labels: job.labels,
-    queue: job.queue,
-    batchId: job.batchId,
-    spec: job.spec as JsonObject | undefined,
-    state: enumName<StoreJobState>(JobState, job.state, 'job.state'),
-    stateMessage: job.stateMessage,
-    requestId: request.requestId,
-    lockGuard: lockGuardFromWire(request.lockGuard),
   };
 }
 

@@ -9,8 +9,8 @@ import {
   type JobExecution as WireJobExecution,
 } from '@jobkeep/api';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { JobEventSchema, JobExecutionSchema, JobSchema } from '@jobkeep/api';
-import type { Job, JobEvent, JobExecution } from '@jobkeep/store';
+import type { BatchSchema, FailedJobSchema, JobEventSchema, JobExecutionSchema, JobSchema, QueueHoldSchema } from '@jobkeep/api';
+import type { Batch, FailedJob, Job, JobEvent, JobExecution, JobState as StoreJobState, QueueHold } from '@jobkeep/store';
 import { enumValue, timestamp } from './wire-conversions.js';
 
 /** Store records as wire messages. */
@@ -33,7 +33,42 @@ export function jobToWire(job: Job): MessageInitShape<typeof JobSchema> {
     version: BigInt(job.version),
     createTime: timestamp(job.createTime),
     modifyTime: timestamp(job.modifyTime),
+    dedupeKey: job.dedupeKey,
+    retryPolicy: job.retryPolicy,
+    retryTime: job.retryTime === 0 ? undefined : timestamp(job.retryTime),
+    lastSuccessfulQueue: job.lastSuccessfulQueue,
+    claim: job.claim && {
+      leaseId: BigInt(job.claim.leaseId),
+      token: BigInt(job.claim.token),
+      worker: job.claim.worker,
+      claimTime: timestamp(job.claim.claimTime),
+    },
   };
+}
+
+export function batchToWire(batch: Batch): MessageInitShape<typeof BatchSchema> {
+  return {
+    id: batch.id,
+    namespace: batch.namespace,
+    labels: batch.labels,
+    counts: Object.entries(batch.counts).map(([state, count]) => ({
+      state: enumValue<JobState>(JobState, state as StoreJobState),
+      count: BigInt(count),
+    })),
+    total: BigInt(batch.total),
+    completed: batch.completed,
+    completeRevision: BigInt(batch.completeRevision),
+    createTime: timestamp(batch.createTime),
+    completeTime: batch.completeTime === 0 ? undefined : timestamp(batch.completeTime),
+  };
+}
+
+export function failedJobToWire(job: FailedJob): MessageInitShape<typeof FailedJobSchema> {
+  return { ...job, failTime: timestamp(job.failTime) };
+}
+
+export function queueHoldToWire(hold: QueueHold): MessageInitShape<typeof QueueHoldSchema> {
+  return { queue: hold.queue, message: hold.message, holdTime: timestamp(hold.holdTime) };
 }
 
 export function jobEventToWire(event: JobEvent): MessageInitShape<typeof JobEventSchema> {
@@ -46,6 +81,7 @@ export function jobEventToWire(event: JobEvent): MessageInitShape<typeof JobEven
     newState: enumValue<JobState>(JobState, event.newState),
     message: event.message,
     time: timestamp(event.time),
+    batchId: event.batchId,
   } satisfies Partial<WireJobEvent>;
 }
 

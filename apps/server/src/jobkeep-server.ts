@@ -4,6 +4,8 @@ import { CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockSe
 import { openStorage, type Storage } from '@jobkeep/store';
 import type { WatchSettings } from './history-watch.js';
 import { jobStoreHandlers } from './job-store-service.js';
+import { workQueueHandlers } from './work-queue-handlers.js';
+import { batchHandlers } from './batch-handlers.js';
 import { executionStoreHandlers } from './execution-store-service.js';
 import { checkpointStoreHandlers } from './checkpoint-store-service.js';
 import { leaseServiceHandlers } from './lease-service.js';
@@ -35,6 +37,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
     retention: { requester: config.jobRetention, compute: config.executionRetention },
+    onClaimsReturned: (returned, failure) => {
+      if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
+      if (failure !== undefined) logger.error({ err: failure }, 'returning claims of ended leases failed; trying again at the next lease end or restart');
+    },
     onDatabaseOpened: (info) => {
       logger.info(info, 'database opened');
       // Databases open lazily, on requests, so the scheduler below exists by the time this runs.
@@ -55,7 +61,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), { onUnexpectedError }));
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError }));
     server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError }));
@@ -68,6 +74,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     logger.info({ address, dataDir: storage.locations.dataDir }, 'jobkeep serving');
     retention.start();
+    // Claims of leases that ended just before a crash go back to their queues now.
+    void storage.claims.returnOrphanedClaims();
     sweeper.start();
     return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, config, logger)) };
   } catch (error) {

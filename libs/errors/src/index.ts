@@ -2,6 +2,7 @@ export { StatusCode, statusCodeName } from './status-code.js';
 export type { StatusCodeName, StatusCodeNumber } from './status-code.js';
 export {
   JobkeepError,
+  aborted,
   alreadyExists,
   failedPrecondition,
   invalidArgument,

@@ -31,6 +31,8 @@ export const invalidArgument = (message: string) => new JobkeepError('INVALID_AR
 export const notFound = (message: string) => new JobkeepError('NOT_FOUND', message);
 export const alreadyExists = (message: string) => new JobkeepError('ALREADY_EXISTS', message);
 export const failedPrecondition = (message: string) => new JobkeepError('FAILED_PRECONDITION', message);
+/** A write fenced by a lock or a claim its caller no longer holds. */
+export const aborted = (message: string) => new JobkeepError('ABORTED', message);
 export const resourceExhausted = (message: string) => new JobkeepError('RESOURCE_EXHAUSTED', message);
 export const unavailable = (message: string) => new JobkeepError('UNAVAILABLE', message);
 

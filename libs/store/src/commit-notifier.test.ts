@@ -39,7 +39,7 @@ describe('commit notifications from the storage', () => {
     const storage = temp.open({ maxOpenDatabases: 1 });
     let commits = 0;
     const stop = storage.jobHistory.onCommit('node-a', () => commits++);
-    const job = await storage.jobStore.createJob('node-a', { state: 'QUEUED' });
+    const job = (await storage.jobStore.createJob('node-a', { state: 'QUEUED' })).job;
     expect(commits).toBe(1);
 
     await rejection(storage.jobStore.updateJobState('node-a', { jobId: job.id, newState: 'RUNNING', expectedRevision: 99 }), 'FAILED_PRECONDITION');

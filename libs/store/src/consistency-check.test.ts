@@ -9,10 +9,10 @@ import { useTempStorage } from './test-support/temp-storage.js';
 /** A requester and a compute database with a little of everything, deletes included. */
 async function populate(storage: Storage): Promise<{ requester: string; compute: string; executionId: string; jobId: string }> {
   const { jobStore, executionStore } = storage;
-  const job = await jobStore.createJob('node-1', { state: 'QUEUED' });
+  const job = (await jobStore.createJob('node-1', { state: 'QUEUED' })).job;
   await jobStore.updateJobState('node-1', { jobId: job.id, newState: 'RUNNING' });
   await jobStore.createExecution('node-1', { jobId: job.id, computeNodeId: 'node-1' });
-  const gone = await jobStore.createJob('node-1', {});
+  const gone = (await jobStore.createJob('node-1', {})).job;
   await jobStore.updateJobState('node-1', { jobId: gone.id, newState: 'CANCELLED' });
   await jobStore.deleteJob('node-1', gone.id);
 

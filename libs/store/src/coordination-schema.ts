@@ -64,4 +64,14 @@ export const coordinationMigrations: Migrations = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX node_labels_by_pair ON node_labels (key, value, node_id);
   `,
+  `
+  -- The requester databases in which a lease may hold claimed jobs, written before the claim
+  -- commits. When the lease ends, its claims are returned in each of these databases, then its
+  -- rows go; rows whose lease is gone are claims still to return after a crash.
+  CREATE TABLE lease_claims (
+    lease_id INTEGER NOT NULL,
+    node_id  TEXT NOT NULL,
+    PRIMARY KEY (lease_id, node_id)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

@@ -10,7 +10,7 @@ describe('opening node databases', () => {
   it('reports each open with the per-state counts, for both kinds, again after an LRU eviction', async () => {
     const opened: DatabaseOpenedInfo[] = [];
     const storage = temp.open({ maxOpenDatabases: 1, onDatabaseOpened: (info) => opened.push(info) });
-    const job = await storage.jobStore.createJob('node-1', { state: 'QUEUED' });
+    const job = (await storage.jobStore.createJob('node-1', { state: 'QUEUED' })).job;
     await storage.jobStore.createJob('node-1', {});
     await storage.jobStore.updateJobState('node-1', { jobId: job.id, newState: 'RUNNING' });
     const execution = await storage.executionStore.createExecution('node-1', { jobId: job.id, requesterNodeId: 'node-1' });
@@ -33,7 +33,7 @@ describe('opening node databases', () => {
 
   it('takes the counts from the counters table, not from a scan of the records', async () => {
     const first = temp.open();
-    const job = await first.jobStore.createJob('node-1', {});
+    const job = (await first.jobStore.createJob('node-1', {})).job;
     first.close();
     // A counter nobody could have counted from the rows shows where the report comes from.
     const raw = new Database(path.join(temp.dir(), 'node-1-requester.db'));

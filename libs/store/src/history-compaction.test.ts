@@ -24,11 +24,11 @@ describe('compactHistoryInTx', () => {
 
   it('removes the history of deleted jobs up to the revision, keeps live jobs’ history, and records the mark', async () => {
     const { jobStore, jobHistory } = temp.open();
-    const gone = await jobStore.createJob(NODE, { id: 'gone' }); // 1
-    const kept = await jobStore.createJob(NODE, { id: 'kept' }); // 2
+    const gone = (await jobStore.createJob(NODE, { id: 'gone' })).job; // 1
+    const kept = (await jobStore.createJob(NODE, { id: 'kept' })).job; // 2
     await jobStore.updateJobState(NODE, { jobId: gone.id, newState: 'CANCELLED' }); // 3
     await jobStore.deleteJob(NODE, gone.id); // 4
-    const late = await jobStore.createJob(NODE, { id: 'late' }); // 5
+    const late = (await jobStore.createJob(NODE, { id: 'late' })).job; // 5
     await jobStore.updateJobState(NODE, { jobId: late.id, newState: 'CANCELLED' }); // 6
     await jobStore.deleteJob(NODE, late.id); // 7
 
@@ -48,7 +48,7 @@ describe('compactHistoryInTx', () => {
     expect((await jobHistory.readPage(NODE, { fromRevision: 6, filter: {}, limit: 10 })).events.map((e) => e.revision)).toEqual([6, 7]);
 
     // New revisions continue after the removed ones, which are never handed out again.
-    const next = await jobStore.createJob(NODE, {});
+    const next = (await jobStore.createJob(NODE, {})).job;
     expect(next.revision).toBe(8);
   });
 

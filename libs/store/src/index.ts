@@ -11,6 +11,7 @@ export type { RetentionPolicies, RetentionRunner } from './retention-runner.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './page-token.js';
 export { JOB_LIMITS, DEFAULT_NAMESPACE } from './job-validation.js';
 export {
+  DEFAULT_RETRY_POLICY,
   DESIRED_EXECUTION_STATES,
   EXECUTION_STATES,
   JOB_EVENT_TYPES,
@@ -19,17 +20,24 @@ export {
   TERMINAL_JOB_STATES,
 } from './job-model.js';
 export type {
+  Batch,
   DesiredExecutionState,
   ExecutionState,
+  FailedJob,
   Job,
+  JobClaim,
   JobEvent,
   JobEventType,
   JobExecution,
   JobState,
   JobType,
   JsonObject,
+  QueueHold,
+  RetryPolicy,
 } from './job-model.js';
 export type {
+  ClaimProof,
+  CreatedJob,
   CreateExecutionInput,
   CreateJobInput,
   ExecutionQuery,
@@ -38,6 +46,7 @@ export type {
   JobKey,
   JobQuery,
   JobStore,
+  OnDuplicate,
   Page,
   PageRequest,
   TimeRange,
@@ -96,3 +105,9 @@ export type { Lease, LeaseStore, LeaseTimeToLive } from './lease-store.js';
 export { LOCK_LIMITS } from './lock-store.js';
 export type { Acquired, AcquireInput, Lock, LockQuery, LockStore } from './lock-store.js';
 export { checkLockName } from './lock-names.js';
+
+// Work queues, claims, retries, holds and batches (issue 5).
+export type { ClaimedJob, ClaimJobInput, HoldJobInput, QueueHoldInput, WorkQueueStore } from './work-queue-store.js';
+export { MAX_BATCH_JOBS } from './batch-store.js';
+export type { BatchQuery, BatchReport, BatchReportQuery, BatchStore, CreateBatchInput, CreatedBatch } from './batch-store.js';
+export type { ClaimReturner, ClaimsReturned } from './claim-returner.js';

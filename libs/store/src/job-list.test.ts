@@ -34,14 +34,14 @@ describe('listing jobs', () => {
     const created: Job[] = [];
     for (let i = 0; i < JOB_COUNT; i++) {
       created.push(
-        await store.createJob(NODE, {
+        (await store.createJob(NODE, {
           namespace: `ns-${i % 3}`,
           labels: { team: ['a', 'b', 'c'][i % 3]!, tier: i % 4 === 0 ? 'gold' : 'silver' },
           queue: `q-${i % 4}`,
           batchId: i % 5 === 0 ? '' : `b-${i % 5}`,
           state: (['PENDING', 'QUEUED', 'HELD'] as const)[i % 3],
           priority: i % 7,
-        }),
+        })).job,
       );
     }
     // Move some along, in an order unlike their creation, so that modify order differs.

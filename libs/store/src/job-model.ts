@@ -28,6 +28,65 @@ export interface Job {
   /** Milliseconds since the Unix epoch. */
   createTime: number;
   modifyTime: number;
+  /** Unique among the namespace's non-terminal jobs; empty when the job has none. */
+  dedupeKey: string;
+  retryPolicy: RetryPolicy;
+  /** When a QUEUED job waiting out its backoff may be claimed again; 0 when it may be now. */
+  retryTime: number;
+  /** The queue (pipeline stage) whose work the job last finished. */
+  lastSuccessfulQueue: string;
+  /** Set while a ClaimJob caller holds the job. */
+  claim: JobClaim | undefined;
+}
+
+/** The n-th retry waits min(backoffMs * 2^(n-1), maxBackoffMs); past maxRetries the job FAILS. */
+export interface RetryPolicy {
+  maxRetries: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 3, backoffMs: 1000, maxBackoffMs: 300_000 };
+
+/** A claimer's hold on a RUNNING job: its lease, and the revision of the claim as its token. */
+export interface JobClaim {
+  leaseId: number;
+  token: number;
+  worker: string;
+  claimTime: number;
+}
+
+/** A hold on a whole queue: ClaimJob hands out nothing from it. */
+export interface QueueHold {
+  queue: string;
+  message: string;
+  holdTime: number;
+}
+
+/** A group of jobs whose end is noticed as one BATCH_COMPLETED event. */
+export interface Batch {
+  id: string;
+  namespace: string;
+  labels: Record<string, string>;
+  /** Jobs per state; states with no job are left out. */
+  counts: Partial<Record<JobState, number>>;
+  total: number;
+  completed: boolean;
+  /** The revision of the BATCH_COMPLETED event; 0 until then. */
+  completeRevision: number;
+  createTime: number;
+  /** 0 until completed. */
+  completeTime: number;
+}
+
+/** One FAILED job of a batch, as its status report lists it. */
+export interface FailedJob {
+  jobId: string;
+  name: string;
+  queue: string;
+  stateMessage: string;
+  retryCount: number;
+  failTime: number;
 }
 
 export const DESIRED_EXECUTION_STATES = ['PENDING', 'RUNNING', 'STOPPED'] as const;
@@ -67,6 +126,7 @@ export const JOB_EVENT_TYPES = [
   'JOB_DELETED',
   'EXECUTION_CREATED',
   'EXECUTION_UPDATED',
+  'BATCH_COMPLETED',
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
@@ -81,4 +141,6 @@ export interface JobEvent {
   newState: JobState | '';
   message: string;
   time: number;
+  /** Set on BATCH_COMPLETED events; empty otherwise. */
+  batchId: string;
 }

@@ -16,13 +16,25 @@ export interface JobRow {
   version: number;
   create_time: number;
   modify_time: number;
+  dedupe_key: string | null;
+  max_retries: number;
+  backoff_ms: number;
+  max_backoff_ms: number;
+  retry_time: number;
+  last_successful_queue: string;
+  claim_lease_id: number | null;
+  claim_token: number | null;
+  claim_worker: string | null;
+  claim_time: number | null;
   spec: string;
   labels: string;
 }
 
 /** The columns of a whole job: the volatile row joined with its static part. */
 export const JOB_COLUMNS = `j.id, j.namespace, j.name, j.type, j.priority, j.queue, j.batch_id, j.state,
-  j.state_message, j.retry_count, j.revision, j.version, j.create_time, j.modify_time, s.spec, s.labels`;
+  j.state_message, j.retry_count, j.revision, j.version, j.create_time, j.modify_time, j.dedupe_key, j.max_retries,
+  j.backoff_ms, j.max_backoff_ms, j.retry_time, j.last_successful_queue, j.claim_lease_id, j.claim_token,
+  j.claim_worker, j.claim_time, s.spec, s.labels`;
 
 export const JOB_FROM = 'jobs j JOIN job_specs s ON s.job_id = j.id';
 
@@ -44,6 +56,14 @@ export function jobFromRow(row: JobRow): Job {
     version: row.version,
     createTime: row.create_time,
     modifyTime: row.modify_time,
+    dedupeKey: row.dedupe_key ?? '',
+    retryPolicy: { maxRetries: row.max_retries, backoffMs: row.backoff_ms, maxBackoffMs: row.max_backoff_ms },
+    retryTime: row.retry_time,
+    lastSuccessfulQueue: row.last_successful_queue,
+    claim:
+      row.claim_lease_id === null
+        ? undefined
+        : { leaseId: row.claim_lease_id, token: row.claim_token ?? 0, worker: row.claim_worker ?? '', claimTime: row.claim_time ?? 0 },
   };
 }
 
@@ -85,9 +105,10 @@ export interface JobEventRow {
   new_state: JobState | '';
   message: string;
   time: number;
+  batch_id: string;
 }
 
-export const JOB_EVENT_COLUMNS = 'revision, job_id, execution_id, type, previous_state, new_state, message, time';
+export const JOB_EVENT_COLUMNS = 'revision, job_id, execution_id, type, previous_state, new_state, message, time, batch_id';
 
 export function jobEventFromRow(row: JobEventRow): JobEvent {
   return {
@@ -99,5 +120,6 @@ export function jobEventFromRow(row: JobEventRow): JobEvent {
     newState: row.new_state,
     message: row.message,
     time: row.time,
+    batchId: row.batch_id,
   };
 }

@@ -7,6 +7,7 @@ import type {
   JobState,
   JobType,
   JsonObject,
+  RetryPolicy,
 } from './job-model.js';
 import type { LockGuard } from './lock-guard-check.js';
 
@@ -18,7 +19,7 @@ import type { LockGuard } from './lock-guard-check.js';
  * and is ABORTED, changing nothing, otherwise.
  */
 export interface JobStore {
-  createJob(nodeId: string, input: CreateJobInput): Promise<Job>;
+  createJob(nodeId: string, input: CreateJobInput): Promise<CreatedJob>;
   getJob(nodeId: string, key: JobKey): Promise<Job>;
   listJobs(nodeId: string, query: JobQuery): Promise<Page<Job>>;
   updateJob(nodeId: string, input: UpdateJobInput): Promise<Job>;
@@ -47,6 +48,20 @@ export interface CreateJobInput {
   requestId?: string;
   /** Made only while this lock is held with this token; ABORTED otherwise. */
   lockGuard?: LockGuard;
+  /** Unique among the namespace's non-terminal jobs; see `onDuplicate`. */
+  dedupeKey?: string;
+  /** Fields left out take their defaults (DEFAULT_RETRY_POLICY). */
+  retryPolicy?: Partial<RetryPolicy>;
+  /** When a live job of the namespace has the dedupe key: ALREADY_EXISTS ('fail', the default), or that job. */
+  onDuplicate?: OnDuplicate;
+}
+
+export type OnDuplicate = 'fail' | 'returnExisting';
+
+export interface CreatedJob {
+  job: Job;
+  /** True when `job` is the live job that already had the dedupe key, and nothing was created. */
+  existing: boolean;
 }
 
 export type JobKey =
@@ -111,6 +126,16 @@ export interface UpdateJobStateInput {
   executionId?: string;
   /** Made only while this lock is held with this token; ABORTED otherwise. */
   lockGuard?: LockGuard;
+  /** Required to move a claimed job to COMPLETED, FAILED or QUEUED; ABORTED when no longer the job's. */
+  claim?: ClaimProof;
+  /** With a RUNNING job going to QUEUED: its stage is done, and it moves on to this queue. */
+  nextQueue?: string;
+}
+
+/** What a claimer shows to prove the claim ClaimJob gave it is still the job's. */
+export interface ClaimProof {
+  leaseId: number;
+  token: number;
 }
 
 export interface JobHistoryQuery extends PageRequest {

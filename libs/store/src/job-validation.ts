@@ -1,6 +1,6 @@
 import { invalidArgument } from '@jobkeep/errors';
 import { checkIdentifier, checkOptionalIdentifier } from './identifiers.js';
-import { JOB_STATES, JOB_TYPES, type Job, type JobState, type JsonObject } from './job-model.js';
+import { DEFAULT_RETRY_POLICY, JOB_STATES, JOB_TYPES, type Job, type JobState, type JsonObject, type RetryPolicy } from './job-model.js';
 import type { CreateJobInput, JobChanges } from './job-store.js';
 import { INITIAL_JOB_STATES } from './job-transitions.js';
 
@@ -13,6 +13,11 @@ export const JOB_LIMITS = {
   labelValueLength: 256,
   messageLength: 4096,
   requestIdLength: 128,
+  dedupeKeyLength: 256,
+  workerLength: 256,
+  maxRetries: 1_000_000,
+  /** The longest backoff wait, in milliseconds: what a Node timer can hold. */
+  backoffMs: 2 ** 31 - 1,
 } as const;
 
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
@@ -22,7 +27,7 @@ const INT32_MAX = 2 ** 31 - 1;
 /** A job as it will be inserted: every field present and checked, the spec already encoded. */
 export type NewJob = Pick<
   Job,
-  'name' | 'namespace' | 'type' | 'priority' | 'labels' | 'queue' | 'batchId' | 'state' | 'stateMessage'
+  'name' | 'namespace' | 'type' | 'priority' | 'labels' | 'queue' | 'batchId' | 'state' | 'stateMessage' | 'dedupeKey' | 'retryPolicy'
 > & {
   /** Absent when the store is to assign one. */
   id: string | undefined;
@@ -50,7 +55,38 @@ export function checkNewJob(input: CreateJobInput): NewJob {
     state,
     stateMessage: checkMessage(input.stateMessage),
     requestId: checkRequestId(input.requestId),
+    dedupeKey: checkDedupeKey(input.dedupeKey),
+    retryPolicy: checkRetryPolicy(input.retryPolicy),
   };
+}
+
+/** Any text up to the limit; the empty string means the job has no key. */
+export function checkDedupeKey(key: string | undefined): string {
+  if (key === undefined) return '';
+  if (key.length > JOB_LIMITS.dedupeKeyLength) {
+    throw invalidArgument(`dedupe_key is ${key.length} characters long; the limit is ${JOB_LIMITS.dedupeKeyLength}`);
+  }
+  return key;
+}
+
+/** The policy with its defaults filled in; the cap defaults to at least the first wait. */
+export function checkRetryPolicy(policy: Partial<RetryPolicy> | undefined): RetryPolicy {
+  const maxRetries = checkCount('retry_policy.max_retries', policy?.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries, JOB_LIMITS.maxRetries);
+  const backoffMs = checkCount('retry_policy.backoff_ms', policy?.backoffMs ?? DEFAULT_RETRY_POLICY.backoffMs, JOB_LIMITS.backoffMs);
+  const maxBackoffMs = checkCount(
+    'retry_policy.max_backoff_ms',
+    policy?.maxBackoffMs ?? Math.max(DEFAULT_RETRY_POLICY.maxBackoffMs, backoffMs),
+    JOB_LIMITS.backoffMs,
+  );
+  if (maxBackoffMs < backoffMs) {
+    throw invalidArgument(`retry_policy.max_backoff_ms (${maxBackoffMs}) must be at least retry_policy.backoff_ms (${backoffMs})`);
+  }
+  return { maxRetries, backoffMs, maxBackoffMs };
+}
+
+function checkCount(what: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw invalidArgument(`${what} must be an integer from 0 to ${max}, not ${value}`);
+  return value;
 }
 
 /** The changes of an UpdateJob, checked; at least one field must be given. */

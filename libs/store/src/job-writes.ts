@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
-import type { Job, JobEvent, JobExecution } from './job-model.js';
+import type { Job, JobExecution } from './job-model.js';
 import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-rows.js';
 import { selectJob } from './job-reads.js';
-import type { CreateExecutionInput, JobChanges, UpdateExecutionInput, UpdateJobStateInput } from './job-store.js';
+import type { CreateExecutionInput, CreatedJob, JobChanges, OnDuplicate, UpdateExecutionInput, UpdateJobStateInput } from './job-store.js';
+import { appendJobEventInTx } from './job-events.js';
+import { admitToBatchInTx, completeBatchIfDoneInTx } from './batch-writes.js';
+import { checkClaimInTx } from './claim-check.js';
+import type { CoordinationDatabase } from './coordination-database.js';
+import { changeJobStateInTx, retryOrFail, type JobStateChange } from './job-state-change.js';
 import {
   checkDesiredExecutionTransition,
   checkJobTransition,
@@ -19,18 +24,7 @@ import type { NodeDatabase } from './node-database.js';
  * history rows of its change, so a committed change and its history are never apart.
  */
 
-/** Appends one history row and returns its revision, the database-wide change counter. */
-export function appendJobEventInTx(db: NodeDatabase, event: Omit<JobEvent, 'revision'>): number {
-  const result = db
-    .statement(
-      `INSERT INTO job_history (job_id, execution_id, type, previous_state, new_state, message, time)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(event.jobId, event.executionId, event.type, event.previousState, event.newState, event.message, event.time);
-  return Number(result.lastInsertRowid);
-}
-
-function findRequestInTx(db: NodeDatabase, requestId: string, kind: 'job' | 'execution'): string | undefined {
+export function findRequestInTx(db: NodeDatabase, requestId: string, kind: RequestKind): string | undefined {
   if (requestId === '') return undefined;
   const row = db.statement('SELECT kind, record_id FROM request_ids WHERE request_id = ?').get(requestId) as
     | { kind: string; record_id: string }
@@ -42,7 +36,7 @@ function findRequestInTx(db: NodeDatabase, requestId: string, kind: 'job' | 'exe
   return row.record_id;
 }
 
-function recordRequestInTx(db: NodeDatabase, requestId: string, kind: 'job' | 'execution', recordId: string, now: number): void {
+export function recordRequestInTx(db: NodeDatabase, requestId: string, kind: RequestKind, recordId: string, now: number): void {
   if (requestId === '') return;
   db.statement('INSERT INTO request_ids (request_id, kind, record_id, create_time) VALUES (?, ?, ?, ?)').run(
     requestId,
@@ -52,7 +46,7 @@ function recordRequestInTx(db: NodeDatabase, requestId: string, kind: 'job' | 'e
   );
 }
 
-function existingJobInTx(db: NodeDatabase, jobId: string): Job {
+export function existingJobInTx(db: NodeDatabase, jobId: string): Job {
   const job = selectJob(db, jobId);
   if (job === undefined) throw notFound(`job ${jobId} not found`);
   return job;
@@ -68,18 +62,38 @@ function checkNameFreeInTx(db: NodeDatabase, namespace: string, name: string, ex
   }
 }
 
-export function createJobInTx(db: NodeDatabase, job: NewJob, now: number): Job {
+/** The kinds of record a create's request_id may name. */
+type RequestKind = 'job' | 'execution' | 'batch';
+
+export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): CreatedJob {
+  const { id, existing } = insertJobInTx(db, job, onDuplicate, now);
+  return { job: existingJobInTx(db, id), existing };
+}
+
+/**
+ * Inserts one job, unless its request_id already made one or its dedupe key is live (and the
+ * caller asked for the live job back). Returns the id only, so that a bulk create does not
+ * read back every job it writes.
+ */
+export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): { id: string; existing: boolean } {
   const earlier = findRequestInTx(db, job.requestId, 'job');
   if (earlier !== undefined) {
-    const first = selectJob(db, earlier);
-    if (first === undefined) {
+    if (selectJob(db, earlier) === undefined) {
       throw alreadyExists(`request_id ${job.requestId} created job ${earlier}, which has since been deleted`);
     }
-    return first;
+    return { id: earlier, existing: false };
+  }
+  const duplicate = liveJobWithDedupeKeyInTx(db, job.namespace, job.dedupeKey);
+  if (duplicate !== undefined) {
+    if (onDuplicate === 'returnExisting') return { id: duplicate.id, existing: true };
+    throw alreadyExists(
+      `namespace ${job.namespace} already has a live job with dedupe key ${JSON.stringify(job.dedupeKey)}: ${duplicate.id} (${duplicate.state})`,
+    );
   }
   const id = job.id ?? `j-${randomUUID()}`;
-  if (selectJob(db, id) !== undefined) throw alreadyExists(`job ${id} already exists`);
+  if (db.statement('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined) throw alreadyExists(`job ${id} already exists`);
   checkNameFreeInTx(db, job.namespace, job.name, id);
+  if (job.batchId !== '') admitToBatchInTx(db, job.batchId, job.namespace, now);
 
   const revision = appendJobEventInTx(db, {
     jobId: id,
@@ -90,16 +104,29 @@ export function createJobInTx(db: NodeDatabase, job: NewJob, now: number): Job {
     message: job.stateMessage,
     time: now,
   });
+  const policy = job.retryPolicy;
   db.statement(
-    `INSERT INTO jobs (id, namespace, name, type, priority, queue, batch_id, state, state_message,
-       retry_count, revision, version, create_time, modify_time)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?)`,
-  ).run(id, job.namespace, job.name || null, job.type, job.priority, job.queue, job.batchId, job.state,
-    job.stateMessage, revision, now, now);
+    `INSERT INTO jobs (id, namespace, name, type, priority, queue, batch_id, state, state_message, retry_count, revision,
+       version, create_time, modify_time, create_revision, dedupe_key, max_retries, backoff_ms, max_backoff_ms, held_from)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(id, job.namespace, job.name || null, job.type, job.priority, job.queue, job.batchId, job.state, job.stateMessage,
+    revision, now, now, revision, job.dedupeKey || null, policy.maxRetries, policy.backoffMs, policy.maxBackoffMs,
+    job.state === 'HELD' ? 'QUEUED' : null);
   db.statement('INSERT INTO job_specs (job_id, spec, labels) VALUES (?, ?, ?)').run(id, job.specJson, JSON.stringify(job.labels));
   writeLabelsInTx(db, id, job.labels);
   recordRequestInTx(db, job.requestId, 'job', id, now);
-  return existingJobInTx(db, id);
+  return { id, existing: false };
+}
+
+/** The namespace's non-terminal job with this dedupe key, served by the partial unique index. */
+function liveJobWithDedupeKeyInTx(db: NodeDatabase, namespace: string, key: string): { id: string; state: string } | undefined {
+  if (key === '') return undefined;
+  return db
+    .statement(
+      `SELECT id, state FROM jobs WHERE namespace = ? AND dedupe_key = ? AND dedupe_key IS NOT NULL
+         AND state NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`,
+    )
+    .get(namespace, key) as { id: string; state: string } | undefined;
 }
 
 function writeLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {
@@ -126,6 +153,8 @@ export function updateJobInTx(
   refuseTerminalChangeInTx(job);
   const name = changes.name ?? job.name;
   checkNameFreeInTx(db, job.namespace, name, jobId);
+  const batchId = changes.batchId ?? job.batchId;
+  if (batchId !== job.batchId && batchId !== '') admitToBatchInTx(db, batchId, job.namespace, now);
   const specChanged = changes.specJson !== undefined && changes.specJson !== JSON.stringify(job.spec);
   const changed = Object.keys(changes).map((field) => (field === 'specJson' ? 'spec' : field));
 
@@ -149,30 +178,46 @@ export function updateJobInTx(
       changes.specJson ?? JSON.stringify(job.spec), JSON.stringify(labels), jobId);
     if (changes.labels !== undefined) writeLabelsInTx(db, jobId, labels);
   }
+  // A live job leaving its batch may have been the batch's last one.
+  if (batchId !== job.batchId && job.batchId !== '') completeBatchIfDoneInTx(db, job.batchId, jobId, now);
   return existingJobInTx(db, jobId);
 }
 
-export function updateJobStateInTx(db: NodeDatabase, input: UpdateJobStateInput, now: number): Job {
+export function updateJobStateInTx(
+  db: NodeDatabase,
+  coordination: CoordinationDatabase,
+  input: UpdateJobStateInput,
+  now: number,
+): Job {
   const job = existingJobInTx(db, input.jobId);
   checkWriteConditions(`job ${job.id}`, job, { states: input.expectedStates, revision: input.expectedRevision });
   checkJobTransition(job.id, job.state, input.newState, job.revision);
-  const retry = job.state === 'RUNNING' && input.newState === 'QUEUED' ? 1 : 0;
-  const message = input.message ?? '';
-
-  const revision = appendJobEventInTx(db, {
-    jobId: job.id,
-    executionId: input.executionId ?? '',
-    type: 'JOB_STATE_CHANGED',
-    previousState: job.state,
-    newState: input.newState,
-    message,
-    time: now,
-  });
-  db.statement(
-    `UPDATE jobs SET state = ?, state_message = ?, retry_count = retry_count + ?, revision = ?, modify_time = ?
-     WHERE id = ?`,
-  ).run(input.newState, message, retry, revision, now, job.id);
+  checkClaimInTx(coordination, job, input.claim, input.newState, now);
+  changeJobStateInTx(db, job, stateChangeOf(job, input, now), now);
   return existingJobInTx(db, job.id);
+}
+
+/** What an UpdateJobState does besides setting the state: stages, retries, holds. */
+function stateChangeOf(job: Job, input: UpdateJobStateInput, now: number): JobStateChange {
+  const base = { newState: input.newState, message: input.message ?? '', executionId: input.executionId ?? '' };
+  const nextQueue = input.nextQueue ?? '';
+  if (nextQueue !== '' && !(job.state === 'RUNNING' && input.newState === 'QUEUED')) {
+    throw failedPrecondition(`job ${job.id} is ${job.state}: only a RUNNING job moving to QUEUED goes on to a next_queue`);
+  }
+  if (job.state === 'RUNNING' && input.newState === 'QUEUED') {
+    if (nextQueue !== '') return { ...base, queue: nextQueue, lastSuccessfulQueue: job.queue, retryCount: 0, retryTime: 0 };
+    return { ...retryOrFail(job, base.message === '' ? 'given back to its queue' : base.message, now), executionId: base.executionId };
+  }
+  if (job.state === 'RUNNING' && input.newState === 'COMPLETED') return { ...base, lastSuccessfulQueue: job.queue };
+  if (input.newState === 'HELD') return { ...base, heldFrom: job.state === 'RUNNING' ? 'QUEUED' : job.state };
+  return base;
+}
+
+/** Fails a job on the store's own authority (retention), whoever holds a claim on it. */
+export function failJobInTx(db: NodeDatabase, jobId: string, message: string, now: number): void {
+  const job = existingJobInTx(db, jobId);
+  checkJobTransition(job.id, job.state, 'FAILED', job.revision);
+  changeJobStateInTx(db, job, { newState: 'FAILED', message }, now);
 }
 
 export function deleteJobInTx(db: NodeDatabase, jobId: string, expectedRevision: number | undefined, now: number): number {

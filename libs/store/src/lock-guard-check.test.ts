@@ -25,7 +25,7 @@ describe('lock-guarded writes', () => {
     const { storage, first } = await open();
     const { jobStore } = storage;
     const lockGuard = { lockName: LOCK, fencingToken: await holdLock(storage, first) };
-    const job = await jobStore.createJob(REQUESTER, { id: 'job-1', lockGuard });
+    const job = (await jobStore.createJob(REQUESTER, { id: 'job-1', lockGuard })).job;
     await jobStore.updateJob(REQUESTER, { jobId: job.id, changes: { priority: 3 }, lockGuard });
     const execution = await jobStore.createExecution(REQUESTER, { jobId: job.id, computeNodeId: COMPUTE, lockGuard });
     await jobStore.updateExecution(REQUESTER, { executionId: execution.id, desiredState: 'RUNNING', lockGuard });
@@ -46,7 +46,7 @@ describe('lock-guarded writes', () => {
     const { storage, first, second } = await open();
     const { jobStore } = storage;
     const stale = { lockName: LOCK, fencingToken: await holdLock(storage, first) };
-    const job = await jobStore.createJob(REQUESTER, { id: 'job-1', lockGuard: stale });
+    const job = (await jobStore.createJob(REQUESTER, { id: 'job-1', lockGuard: stale })).job;
     const execution = await jobStore.createExecution(REQUESTER, { jobId: job.id, computeNodeId: COMPUTE });
     await releaseLock(storage, first, stale.fencingToken);
     const current = await holdLock(storage, second);
@@ -91,7 +91,7 @@ describe('lock-guarded writes', () => {
     const { storage } = await open();
     const shortLived = (await storage.leaseStore.grant(5)).id;
     const lockGuard = { lockName: LOCK, fencingToken: await holdLock(storage, shortLived) };
-    const job = await storage.jobStore.createJob(REQUESTER, { lockGuard });
+    const job = (await storage.jobStore.createJob(REQUESTER, { lockGuard })).job;
     time += 5_000;
     expect(await rejection(storage.jobStore.updateJob(REQUESTER, { jobId: job.id, changes: { priority: 1 }, lockGuard }), 'ABORTED')).toMatch(
       /^lock \/locks\/queue\/ingest is not held: the lease \d+ of token \d+ has expired$/,

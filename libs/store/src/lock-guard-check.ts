@@ -1,4 +1,4 @@
-import { JobkeepError, invalidArgument } from '@jobkeep/errors';
+import { aborted, invalidArgument } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import { readLockHolding } from './lock-holding.js';
 import type { NodeDatabase } from './node-database.js';
@@ -67,8 +67,4 @@ export function writeGuarded<T>(
     checkLockGuardInTx(coordination, guard, now);
     return work(db, now);
   });
-}
-
-function aborted(message: string): JobkeepError {
-  return new JobkeepError('ABORTED', message);
 }

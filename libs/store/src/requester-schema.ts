@@ -1,5 +1,6 @@
 import type { Migrations } from './migrations.js';
 import { CHECKPOINTS_AND_META } from './shared-schema.js';
+import { WORK_QUEUES_AND_BATCHES } from './work-queue-schema.js';
 
 /**
  * The requester database ({node}-requester.db). Volatile job fields live in `jobs`, which every
@@ -108,4 +109,5 @@ export const requesterMigrations: Migrations = [
   END;
   ${CHECKPOINTS_AND_META}
   `,
+  WORK_QUEUES_AND_BATCHES,
 ];

@@ -39,7 +39,7 @@ describe('retention', () => {
       CANCELLED: ['CANCELLED'],
     };
     const make = async (state: JobState, name: string): Promise<Job> => {
-      let job = await jobStore.createJob(NODE, { name });
+      let job = (await jobStore.createJob(NODE, { name })).job;
       for (const step of stepsTo[state]) job = await jobStore.updateJobState(NODE, { jobId: job.id, newState: step });
       return job;
     };
@@ -87,7 +87,7 @@ describe('retention', () => {
 
   it('keeps everything by default and does not even open the databases', async () => {
     const { storage, clock } = openAt(Date.UTC(2026, 5, 1));
-    const job = await storage.jobStore.createJob(NODE, {});
+    const job = (await storage.jobStore.createJob(NODE, {})).job;
     await storage.jobStore.updateJobState(NODE, { jobId: job.id, newState: 'CANCELLED' });
     clock.now += 365 * 24 * HOUR;
     expect(storage.retention.active).toBe(false);
@@ -132,7 +132,7 @@ describe('retention', () => {
     const t0 = Date.UTC(2026, 5, 1);
     const { storage, clock } = openAt(t0, 'CANCELLED=delete:1h');
     for (const node of ['a-too-new', 'b-fine']) {
-      const job = await storage.jobStore.createJob(node, {});
+      const job = (await storage.jobStore.createJob(node, {})).job;
       await storage.jobStore.updateJobState(node, { jobId: job.id, newState: 'CANCELLED' });
     }
     storage.close();

@@ -3,7 +3,7 @@ import type { NodeDatabaseKind } from './database-locations.js';
 import { updateExecutionStateInTx } from './execution-writes.js';
 import { compactHistoryInTx } from './history-compaction.js';
 import { HISTORY_TABLES } from './history-reads.js';
-import { updateJobStateInTx } from './job-writes.js';
+import { failJobInTx } from './job-writes.js';
 import type { NodeDatabase } from './node-database.js';
 import type { RetentionPolicy, RetentionRule } from './retention-policy.js';
 
@@ -29,7 +29,7 @@ export interface RetentionReport {
 const BATCH = 500;
 
 const failInTx: Record<NodeDatabaseKind, (db: NodeDatabase, id: string, message: string, now: number) => void> = {
-  requester: (db, jobId, message, now) => updateJobStateInTx(db, { jobId, newState: 'FAILED', message }, now),
+  requester: failJobInTx,
   compute: (db, executionId, message, now) => updateExecutionStateInTx(db, { executionId, newState: 'FAILED', message }, now),
 };
 

@@ -26,8 +26,8 @@ async function readAll<E extends HistoryEvent, F extends HistoryFilter>(
 /** Two jobs through a few states, an execution, and a deletion: 9 revisions. */
 async function writeHistory(storage: Storage): Promise<{ a: string; b: string }> {
   const { jobStore } = storage;
-  const a = await jobStore.createJob(NODE, { id: 'job-a', state: 'QUEUED' }); // 1
-  const b = await jobStore.createJob(NODE, { id: 'job-b' }); // 2
+  const a = (await jobStore.createJob(NODE, { id: 'job-a', state: 'QUEUED' })).job; // 1
+  const b = (await jobStore.createJob(NODE, { id: 'job-b' })).job; // 2
   await jobStore.updateJobState(NODE, { jobId: a.id, newState: 'RUNNING' }); // 3
   await jobStore.createExecution(NODE, { jobId: a.id, computeNodeId: 'compute-1' }); // 4
   await jobStore.updateJob(NODE, { jobId: b.id, changes: { priority: 3 } }); // 5

@@ -8,7 +8,7 @@ describe('SqliteJobStore', () => {
 
   it('creates, gets, updates and deletes a job, returning it as stored each time', async () => {
     const { jobStore } = temp.open();
-    const created = await jobStore.createJob(NODE, {
+    const created = (await jobStore.createJob(NODE, {
       name: 'nightly',
       namespace: 'etl',
       type: 'BATCH',
@@ -16,7 +16,7 @@ describe('SqliteJobStore', () => {
       labels: { team: 'data', tier: 'gold' },
       queue: 'ingest',
       spec: { image: 'etl:1', args: ['--full'], limits: { cpu: 2 } },
-    });
+    })).job;
     expect(created).toMatchObject({ name: 'nightly', namespace: 'etl', state: 'PENDING', version: 1, retryCount: 0 });
     expect(created.id).toMatch(/^j-[0-9a-f-]{36}$/);
     expect(created.revision).toBeGreaterThan(0);
@@ -46,9 +46,9 @@ describe('SqliteJobStore', () => {
 
   it('returns the first job for a retried create with the same request_id, never a twin', async () => {
     const { jobStore } = temp.open();
-    const first = await jobStore.createJob(NODE, { name: 'once', requestId: 'req-42' });
-    const retry = await jobStore.createJob(NODE, { name: 'once', requestId: 'req-42' });
-    const retryOtherBody = await jobStore.createJob(NODE, { name: 'other', requestId: 'req-42' });
+    const first = (await jobStore.createJob(NODE, { name: 'once', requestId: 'req-42' })).job;
+    const retry = (await jobStore.createJob(NODE, { name: 'once', requestId: 'req-42' })).job;
+    const retryOtherBody = (await jobStore.createJob(NODE, { name: 'other', requestId: 'req-42' })).job;
     expect(retry).toEqual(first);
     expect(retryOtherBody.id).toBe(first.id);
     expect((await jobStore.listJobs(NODE, {})).items).toHaveLength(1);
@@ -59,7 +59,7 @@ describe('SqliteJobStore', () => {
     await jobStore.createJob(NODE, { id: 'job-a', name: 'shared' });
     expect(await rejection(jobStore.createJob(NODE, { id: 'job-a' }), 'ALREADY_EXISTS')).toContain('job-a');
     expect(await rejection(jobStore.createJob(NODE, { name: 'shared' }), 'ALREADY_EXISTS')).toContain('shared');
-    await expect(jobStore.createJob(NODE, { name: 'shared', namespace: 'other' })).resolves.toMatchObject({ namespace: 'other' });
+    await expect(jobStore.createJob(NODE, { name: 'shared', namespace: 'other' })).resolves.toMatchObject({ job: { namespace: 'other' }, existing: false });
   });
 
   it('finds a job by a unique id prefix and calls an ambiguous prefix an error', async () => {
@@ -75,7 +75,7 @@ describe('SqliteJobStore', () => {
 
   it('applies conditions and names the current state and revision when they fail', async () => {
     const { jobStore } = temp.open();
-    const job = await jobStore.createJob(NODE, {});
+    const job = (await jobStore.createJob(NODE, {})).job;
     const queued = await jobStore.updateJobState(NODE, { jobId: job.id, newState: 'QUEUED', expectedStates: ['PENDING'], expectedRevision: job.revision });
 
     const stale = await rejection(
@@ -96,7 +96,7 @@ describe('SqliteJobStore', () => {
 
   it('validates transitions and never changes a terminal job again', async () => {
     const { jobStore } = temp.open();
-    const job = await jobStore.createJob(NODE, {});
+    const job = (await jobStore.createJob(NODE, {})).job;
     expect(await rejection(jobStore.updateJobState(NODE, { jobId: job.id, newState: 'COMPLETED' }), 'FAILED_PRECONDITION')).toContain(
       'PENDING to COMPLETED',
     );
@@ -117,8 +117,8 @@ describe('SqliteJobStore', () => {
 
   it('records every change in the history, in order, with the revisions the records carry', async () => {
     const { jobStore } = temp.open();
-    const job = await jobStore.createJob(NODE, { state: 'QUEUED' });
-    const other = await jobStore.createJob(NODE, {});
+    const job = (await jobStore.createJob(NODE, { state: 'QUEUED' })).job;
+    const other = (await jobStore.createJob(NODE, {})).job;
     const running = await jobStore.updateJobState(NODE, { jobId: job.id, newState: 'RUNNING', message: 'claimed' });
     const execution = await jobStore.createExecution(NODE, { jobId: job.id, computeNodeId: 'compute-7' });
     const bid = await jobStore.updateExecution(NODE, { executionId: execution.id, desiredState: 'RUNNING', computeState: 'BID_ACCEPTED' });
@@ -152,7 +152,7 @@ describe('SqliteJobStore', () => {
 
   it('keeps the requester view of executions with conditional updates', async () => {
     const { jobStore } = temp.open();
-    const job = await jobStore.createJob(NODE, {});
+    const job = (await jobStore.createJob(NODE, {})).job;
     const first = await jobStore.createExecution(NODE, { jobId: job.id, computeNodeId: 'compute-1', requestId: 'bid-1' });
     expect(first).toMatchObject({ desiredState: 'PENDING', computeState: 'CREATED', computeNodeId: 'compute-1' });
     expect(await jobStore.createExecution(NODE, { jobId: job.id, computeNodeId: 'compute-1', requestId: 'bid-1' })).toEqual(first);
@@ -181,7 +181,7 @@ describe('SqliteJobStore', () => {
 
   it('refuses bad input with INVALID_ARGUMENT and changes nothing', async () => {
     const { jobStore } = temp.open();
-    const job = await jobStore.createJob(NODE, {});
+    const job = (await jobStore.createJob(NODE, {})).job;
     const before = await jobStore.getJobHistory(NODE, {});
     await rejection(jobStore.createJob(NODE, { id: 'has space' }), 'INVALID_ARGUMENT');
     await rejection(jobStore.createJob(NODE, { state: 'RUNNING' }), 'INVALID_ARGUMENT');

@@ -12,6 +12,7 @@ import { jobFromRow, type JobRow } from './job-rows.js';
 import { pageOf, selectExecutions, selectJobById, selectJobByName, selectJobByPrefix, selectJobHistory } from './job-reads.js';
 import type {
   CreateExecutionInput,
+  CreatedJob,
   CreateJobInput,
   ExecutionQuery,
   JobHistoryQuery,
@@ -45,6 +46,7 @@ import {
 import type { CoordinationDatabase } from './coordination-database.js';
 import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
 import type { NodeDatabase } from './node-database.js';
+import { checkLeaseId } from './lease-validation.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 import { invalidArgument } from '@jobkeep/errors';
 
@@ -70,11 +72,12 @@ export class SqliteJobStore implements JobStore {
     return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, create), work);
   }
 
-  async createJob(nodeId: string, input: CreateJobInput): Promise<Job> {
+  async createJob(nodeId: string, input: CreateJobInput): Promise<CreatedJob> {
     checkNodeId(nodeId);
     const job = checkNewJob(input);
+    const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, now));
+    return this.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, onDuplicate, now));
   }
 
   async getJob(nodeId: string, key: JobKey): Promise<Job> {
@@ -135,9 +138,14 @@ export class SqliteJobStore implements JobStore {
       expectedStates: (input.expectedStates ?? []).map((state) => checkJobState('expected_states', state)),
       expectedRevision: input.expectedRevision,
       executionId: checkOptionalIdentifier('execution_id', input.executionId),
+      claim: input.claim && { leaseId: checkLeaseId(input.claim.leaseId, 'claim.lease_id'), token: checkRevision('claim.token', input.claim.token) },
+      nextQueue: checkOptionalIdentifier('next_queue', input.nextQueue),
     };
+    if (checked.nextQueue !== '' && checked.newState !== 'QUEUED') {
+      throw invalidArgument(`next_queue moves a finished stage's job to its next queue: new_state must be QUEUED, not ${checked.newState}`);
+    }
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => updateJobStateInTx(db, checked, now));
+    return this.write(nodeId, guard, false, (db, now) => updateJobStateInTx(db, this.coordination, checked, now));
   }
 
   async deleteJob(nodeId: string, jobId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number> {

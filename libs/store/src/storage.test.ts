@@ -49,7 +49,7 @@ describe('storage', () => {
 
   it('keeps data across a close and a reopen', async () => {
     const first = temp.open();
-    const job = await first.jobStore.createJob('node-1', { name: 'durable', spec: { x: 1 } });
+    const job = (await first.jobStore.createJob('node-1', { name: 'durable', spec: { x: 1 } })).job;
     first.close();
     const second = temp.open();
     expect(await second.jobStore.getJob('node-1', { id: job.id })).toEqual(job);
@@ -85,7 +85,7 @@ describe('storage', () => {
     const opened: string[] = [];
     const storage = temp.open({ maxOpenDatabases: 2, onDatabaseOpened: (info) => opened.push(info.nodeId) });
     const jobs = [];
-    for (const node of ['n1', 'n2', 'n3', 'n4']) jobs.push(await storage.jobStore.createJob(node, { name: node }));
+    for (const node of ['n1', 'n2', 'n3', 'n4']) jobs.push((await storage.jobStore.createJob(node, { name: node })).job);
     for (const [index, node] of ['n1', 'n2', 'n3', 'n4'].entries()) {
       expect(await storage.jobStore.getJob(node, { name: node })).toEqual(jobs[index]);
     }

@@ -23,6 +23,11 @@ import { SqliteExecutionStore } from './sqlite-execution-store.js';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
 import type { NodeRegistryStore } from './node-registry.js';
 import { SqliteNodeRegistry } from './sqlite-node-registry.js';
+import { ClaimReturner, type ClaimsReturned } from './claim-returner.js';
+import type { WorkQueueStore } from './work-queue-store.js';
+import { SqliteWorkQueues } from './sqlite-work-queues.js';
+import type { BatchStore } from './batch-store.js';
+import { SqliteBatches } from './sqlite-batches.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -36,11 +41,22 @@ export interface StorageSettings extends DatabaseLocationSettings {
   onDatabaseOpened?: (info: DatabaseOpenedInfo) => void;
   /** What retention does to each kind of node database; by default it keeps everything. */
   retention?: RetentionPolicies;
+  /**
+   * Told when jobs claimed under ended leases went back to their queues, and of a database
+   * that could not be reached then (its claims are returned at the next lease's end or start).
+   */
+  onClaimsReturned?: (returned: ClaimsReturned[], failure?: unknown) => void;
 }
 
 /** Everything the server stores, opened together and closed together. */
 export interface Storage {
   readonly jobStore: JobStore;
+  /** Claims, retries and holds over the requester databases' jobs. */
+  readonly workQueues: WorkQueueStore;
+  /** Batches of jobs in requester databases. */
+  readonly batches: BatchStore;
+  /** Returns the jobs of ended leases; the server calls `returnOrphanedClaims` once started. */
+  readonly claims: ClaimReturner;
   readonly executionStore: ExecutionStore;
   readonly checkpointStore: CheckpointStore;
   /** The history of requester databases, for WatchJobs. */
@@ -92,8 +108,19 @@ export function openStorage(settings: StorageSettings): Storage {
     now: settings.clock,
     onDatabaseOpened: settings.onDatabaseOpened,
   });
+  const claims = new ClaimReturner(coordinationDatabase, pool, clock, settings.onClaimsReturned);
+  // A lease's end releases its locks (to their next waiters) and hands its claimed jobs back.
+  const leaseEnded = {
+    leaseEnded(leaseId: number, releasedLocks: readonly string[]) {
+      locks.leaseEnded(leaseId, releasedLocks);
+      claims.leaseEnded();
+    },
+  };
   return {
     jobStore: new SqliteJobStore(pool, coordinationDatabase, settings.clock),
+    workQueues: new SqliteWorkQueues(pool, coordinationDatabase, clock),
+    batches: new SqliteBatches(pool, coordinationDatabase, clock),
+    claims,
     executionStore: new SqliteExecutionStore(pool, coordinationDatabase, settings.clock),
     checkpointStore: new SqliteCheckpointStore(pool, settings.clock),
     jobHistory: jobHistoryFeed(pool),
@@ -103,7 +130,7 @@ export function openStorage(settings: StorageSettings): Storage {
     retention: new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock),
     coordination: coordinationDatabase,
     nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, settings.clock),
-    leaseStore: new SqliteLeaseStore(coordinationDatabase, locks, clock),
+    leaseStore: new SqliteLeaseStore(coordinationDatabase, leaseEnded, clock),
     lockStore: locks,
     stopLockWaits: () => locks.close(),
     close() {

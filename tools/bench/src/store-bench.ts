@@ -21,7 +21,7 @@ export async function storeBench(scale: number): Promise<Measurement[]> {
     const ids: string[] = [];
     results.push(
       await measure('store createJob (one durable transaction each)', { ops: 5000 * scale, warmup: 500, concurrency: 1 }, async (i) => {
-        const job = await jobStore.createJob(node, { queue: `q${i % 10}`, labels: { shard: `s${i % 16}` }, state: 'QUEUED', spec: { n: i } });
+        const job = (await jobStore.createJob(node, { queue: `q${i % 10}`, labels: { shard: `s${i % 16}` }, state: 'QUEUED', spec: { n: i } })).job;
         ids.push(job.id);
       }),
     );

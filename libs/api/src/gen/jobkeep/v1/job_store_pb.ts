@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jobkeep/v1/job_store.proto.
  */
 export const file_jobkeep_v1_job_store: GenFile = /*@__PURE__*/
-  fileDesc("Chpqb2JrZWVwL3YxL2pvYl9zdG9yZS5wcm90bxIKam9ia2VlcC52MSLhAwoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEiEKBHR5cGUYBCABKA4yEy5qb2JrZWVwLnYxLkpvYlR5cGUSEAoIcHJpb3JpdHkYBSABKAUSKwoGbGFiZWxzGAYgAygLMhsuam9ia2VlcC52MS5Kb2IuTGFiZWxzRW50cnkSDQoFcXVldWUYByABKAkSEAoIYmF0Y2hfaWQYCCABKAkSJQoEc3BlYxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSIwoFc3RhdGUYCiABKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEhUKDXN0YXRlX21lc3NhZ2UYCyABKAkSEwoLcmV0cnlfY291bnQYDCABKA0SEAoIcmV2aXNpb24YDSABKAQSDwoHdmVyc2lvbhgOIAEoBBIvCgtjcmVhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLbW9kaWZ5X3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEigAEKEENyZWF0ZUpvYlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIcCgNqb2IYAiABKAsyDy5qb2JrZWVwLnYxLkpvYhISCgpyZXF1ZXN0X2lkGAMgASgJEikKCmxvY2tfZ3VhcmQYBCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZCIxChFDcmVhdGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYiJtCg1HZXRKb2JSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoCaWQYAiABKAlIABITCglpZF9wcmVmaXgYAyABKAlIABIOCgRuYW1lGAQgASgJSAASEQoJbmFtZXNwYWNlGAUgASgJQgUKA2tleSIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYiLHBAoPTGlzdEpvYnNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSJAoGc3RhdGVzGAIgAygOMhQuam9ia2VlcC52MS5Kb2JTdGF0ZRIRCgluYW1lc3BhY2UYAyABKAkSRgoObGFiZWxfc2VsZWN0b3IYBCADKAsyLi5qb2JrZWVwLnYxLkxpc3RKb2JzUmVxdWVzdC5MYWJlbFNlbGVjdG9yRW50cnkSDQoFcXVldWUYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAkSMQoNY3JlYXRlZF9hZnRlchgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDm1vZGlmaWVkX2FmdGVyGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9tb2RpZmllZF9iZWZvcmUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKCG9yZGVyX2J5GAsgASgOMhQuam9ia2VlcC52MS5Kb2JPcmRlchIsCglkaXJlY3Rpb24YDCABKA4yGS5qb2JrZWVwLnYxLlNvcnREaXJlY3Rpb24SEQoJcGFnZV9zaXplGA0gASgFEhIKCnBhZ2VfdG9rZW4YDiABKAkaNAoSTGFiZWxTZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSgoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uam9ia2VlcC52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItMBChBVcGRhdGVKb2JSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSHAoDam9iGAIgASgLMg8uam9ia2VlcC52MS5Kb2ISLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgESACIAQESKQoKbG9ja19ndWFyZBgFIAEoCzIVLmpvYmtlZXAudjEuTG9ja0d1YXJkQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIxChFVcGRhdGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYiKYAgoVVXBkYXRlSm9iU3RhdGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEicKCW5ld19zdGF0ZRgDIAEoDjIULmpvYmtlZXAudjEuSm9iU3RhdGUSDwoHbWVzc2FnZRgEIAEoCRItCg9leHBlY3RlZF9zdGF0ZXMYBSADKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEh4KEWV4cGVjdGVkX3JldmlzaW9uGAYgASgESACIAQESFAoMZXhlY3V0aW9uX2lkGAcgASgJEikKCmxvY2tfZ3VhcmQYCCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZEIUChJfZXhwZWN0ZWRfcmV2aXNpb24iNgoWVXBkYXRlSm9iU3RhdGVSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYiKUAQoQRGVsZXRlSm9iUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoBEgAiAEBEikKCmxvY2tfZ3VhcmQYBCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZEIUChJfZXhwZWN0ZWRfcmV2aXNpb24iJQoRRGVsZXRlSm9iUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAQi/AEKCEpvYkV2ZW50EhAKCHJldmlzaW9uGAEgASgEEg4KBmpvYl9pZBgCIAEoCRIUCgxleGVjdXRpb25faWQYAyABKAkSJgoEdHlwZRgEIAEoDjIYLmpvYmtlZXAudjEuSm9iRXZlbnRUeXBlEiwKDnByZXZpb3VzX3N0YXRlGAUgASgOMhQuam9ia2VlcC52MS5Kb2JTdGF0ZRInCgluZXdfc3RhdGUYBiABKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEg8KB21lc3NhZ2UYByABKAkSKAoEdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiwEKFEdldEpvYkhpc3RvcnlSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhQKDGV4ZWN1dGlvbl9pZBgDIAEoCRIVCg1mcm9tX3JldmlzaW9uGAQgASgEEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIlYKFUdldEpvYkhpc3RvcnlSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5qb2JrZWVwLnYxLkpvYkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK7AgoMSm9iRXhlY3V0aW9uEgoKAmlkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIXCg9jb21wdXRlX25vZGVfaWQYAyABKAkSOAoNZGVzaXJlZF9zdGF0ZRgEIAEoDjIhLmpvYmtlZXAudjEuRGVzaXJlZEV4ZWN1dGlvblN0YXRlEjEKDWNvbXB1dGVfc3RhdGUYBSABKA4yGi5qb2JrZWVwLnYxLkV4ZWN1dGlvblN0YXRlEhUKDXN0YXRlX21lc3NhZ2UYBiABKAkSEAoIcmV2aXNpb24YByABKAQSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC21vZGlmeV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoeSm9iU3RvcmVDcmVhdGVFeGVjdXRpb25SZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSKwoJZXhlY3V0aW9uGAIgASgLMhguam9ia2VlcC52MS5Kb2JFeGVjdXRpb24SEgoKcmVxdWVzdF9pZBgDIAEoCRIpCgpsb2NrX2d1YXJkGAQgASgLMhUuam9ia2VlcC52MS5Mb2NrR3VhcmQiTgofSm9iU3RvcmVDcmVhdGVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5qb2JrZWVwLnYxLkpvYkV4ZWN1dGlvbiL7AgoeSm9iU3RvcmVVcGRhdGVFeGVjdXRpb25SZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSFAoMZXhlY3V0aW9uX2lkGAIgASgJEjgKDWRlc2lyZWRfc3RhdGUYAyABKA4yIS5qb2JrZWVwLnYxLkRlc2lyZWRFeGVjdXRpb25TdGF0ZRIxCg1jb21wdXRlX3N0YXRlGAQgASgOMhouam9ia2VlcC52MS5FeGVjdXRpb25TdGF0ZRIUCgdtZXNzYWdlGAUgASgJSACIAQESQgoXZXhwZWN0ZWRfZGVzaXJlZF9zdGF0ZXMYBiADKA4yIS5qb2JrZWVwLnYxLkRlc2lyZWRFeGVjdXRpb25TdGF0ZRIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoBEgBiAEBEikKCmxvY2tfZ3VhcmQYCCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZEIKCghfbWVzc2FnZUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iTgofSm9iU3RvcmVVcGRhdGVFeGVjdXRpb25SZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5qb2JrZWVwLnYxLkpvYkV4ZWN1dGlvbiJnCh1Kb2JTdG9yZUxpc3RFeGVjdXRpb25zUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJnCh5Kb2JTdG9yZUxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmpvYmtlZXAudjEuSm9iRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKfAQoQV2F0Y2hKb2JzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhUKDWZyb21fcmV2aXNpb24YAiABKAQSLQoLZXZlbnRfdHlwZXMYAyADKA4yGC5qb2JrZWVwLnYxLkpvYkV2ZW50VHlwZRIkCgZzdGF0ZXMYBCADKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEg4KBmpvYl9pZBgFIAEoCSJxChFXYXRjaEpvYnNSZXNwb25zZRIlCgVldmVudBgBIAEoCzIULmpvYmtlZXAudjEuSm9iRXZlbnRIABItCghwcm9ncmVzcxgCIAEoCzIZLmpvYmtlZXAudjEuV2F0Y2hQcm9ncmVzc0gAQgYKBGtpbmQqxQEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9QRU5ESU5HEAESFAoQSk9CX1NUQVRFX1FVRVVFRBACEhUKEUpPQl9TVEFURV9SVU5OSU5HEAMSEgoOSk9CX1NUQVRFX0hFTEQQBBIXChNKT0JfU1RBVEVfQ09NUExFVEVEEAUSFAoQSk9CX1NUQVRFX0ZBSUxFRBAGEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQByp0CgdKb2JUeXBlEhgKFEpPQl9UWVBFX1VOU1BFQ0lGSUVEEAASEgoOSk9CX1RZUEVfQkFUQ0gQARIUChBKT0JfVFlQRV9TRVJWSUNFEAISEAoMSk9CX1RZUEVfT1BTEAMSEwoPSk9CX1RZUEVfREFFTU9OEAQqWwoISm9iT3JkZXISGQoVSk9CX09SREVSX1VOU1BFQ0lGSUVEEAASGQoVSk9CX09SREVSX0NSRUFURV9USU1FEAESGQoVSk9CX09SREVSX01PRElGWV9USU1FEAIqgAIKDEpvYkV2ZW50VHlwZRIeChpKT0JfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkpPQl9FVkVOVF9UWVBFX0pPQl9DUkVBVEVEEAESHgoaSk9CX0VWRU5UX1RZUEVfSk9CX1VQREFURUQQAhIkCiBKT0JfRVZFTlRfVFlQRV9KT0JfU1RBVEVfQ0hBTkdFRBADEh4KGkpPQl9FVkVOVF9UWVBFX0pPQl9ERUxFVEVEEAQSJAogSk9CX0VWRU5UX1RZUEVfRVhFQ1VUSU9OX0NSRUFURUQQBRIkCiBKT0JfRVZFTlRfVFlQRV9FWEVDVVRJT05fVVBEQVRFRBAGMqwHCghKb2JTdG9yZRJICglDcmVhdGVKb2ISHC5qb2JrZWVwLnYxLkNyZWF0ZUpvYlJlcXVlc3QaHS5qb2JrZWVwLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmtlZXAudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmtlZXAudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JrZWVwLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmtlZXAudjEuTGlzdEpvYnNSZXNwb25zZRJICglVcGRhdGVKb2ISHC5qb2JrZWVwLnYxLlVwZGF0ZUpvYlJlcXVlc3QaHS5qb2JrZWVwLnYxLlVwZGF0ZUpvYlJlc3BvbnNlElcKDlVwZGF0ZUpvYlN0YXRlEiEuam9ia2VlcC52MS5VcGRhdGVKb2JTdGF0ZVJlcXVlc3QaIi5qb2JrZWVwLnYxLlVwZGF0ZUpvYlN0YXRlUmVzcG9uc2USSAoJRGVsZXRlSm9iEhwuam9ia2VlcC52MS5EZWxldGVKb2JSZXF1ZXN0Gh0uam9ia2VlcC52MS5EZWxldGVKb2JSZXNwb25zZRJUCg1HZXRKb2JIaXN0b3J5EiAuam9ia2VlcC52MS5HZXRKb2JIaXN0b3J5UmVxdWVzdBohLmpvYmtlZXAudjEuR2V0Sm9iSGlzdG9yeVJlc3BvbnNlEmoKD0NyZWF0ZUV4ZWN1dGlvbhIqLmpvYmtlZXAudjEuSm9iU3RvcmVDcmVhdGVFeGVjdXRpb25SZXF1ZXN0Gisuam9ia2VlcC52MS5Kb2JTdG9yZUNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlEmoKD1VwZGF0ZUV4ZWN1dGlvbhIqLmpvYmtlZXAudjEuSm9iU3RvcmVVcGRhdGVFeGVjdXRpb25SZXF1ZXN0Gisuam9ia2VlcC52MS5Kb2JTdG9yZVVwZGF0ZUV4ZWN1dGlvblJlc3BvbnNlEmcKDkxpc3RFeGVjdXRpb25zEikuam9ia2VlcC52MS5Kb2JTdG9yZUxpc3RFeGVjdXRpb25zUmVxdWVzdBoqLmpvYmtlZXAudjEuSm9iU3RvcmVMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEkoKCVdhdGNoSm9icxIcLmpvYmtlZXAudjEuV2F0Y2hKb2JzUmVxdWVzdBodLmpvYmtlZXAudjEuV2F0Y2hKb2JzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_jobkeep_v1_types]);
+  fileDesc("Chpqb2JrZWVwL3YxL2pvYl9zdG9yZS5wcm90bxIKam9ia2VlcC52MSKYBQoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEiEKBHR5cGUYBCABKA4yEy5qb2JrZWVwLnYxLkpvYlR5cGUSEAoIcHJpb3JpdHkYBSABKAUSKwoGbGFiZWxzGAYgAygLMhsuam9ia2VlcC52MS5Kb2IuTGFiZWxzRW50cnkSDQoFcXVldWUYByABKAkSEAoIYmF0Y2hfaWQYCCABKAkSJQoEc3BlYxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSIwoFc3RhdGUYCiABKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEhUKDXN0YXRlX21lc3NhZ2UYCyABKAkSEwoLcmV0cnlfY291bnQYDCABKA0SEAoIcmV2aXNpb24YDSABKAQSDwoHdmVyc2lvbhgOIAEoBBIvCgtjcmVhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLbW9kaWZ5X3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRlZHVwZV9rZXkYESABKAkSLQoMcmV0cnlfcG9saWN5GBIgASgLMhcuam9ia2VlcC52MS5SZXRyeVBvbGljeRIuCgpyZXRyeV90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChVsYXN0X3N1Y2Nlc3NmdWxfcXVldWUYFCABKAkSIwoFY2xhaW0YFSABKAsyFC5qb2JrZWVwLnYxLkpvYkNsYWltGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijwEKC1JldHJ5UG9saWN5EhgKC21heF9yZXRyaWVzGAEgASgNSACIAQESFwoKYmFja29mZl9tcxgCIAEoDUgBiAEBEhsKDm1heF9iYWNrb2ZmX21zGAMgASgNSAKIAQFCDgoMX21heF9yZXRyaWVzQg0KC19iYWNrb2ZmX21zQhEKD19tYXhfYmFja29mZl9tcyJrCghKb2JDbGFpbRIQCghsZWFzZV9pZBgBIAEoBBINCgV0b2tlbhgCIAEoBBIOCgZ3b3JrZXIYAyABKAkSLgoKY2xhaW1fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirwEKEENyZWF0ZUpvYlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIcCgNqb2IYAiABKAsyDy5qb2JrZWVwLnYxLkpvYhISCgpyZXF1ZXN0X2lkGAMgASgJEikKCmxvY2tfZ3VhcmQYBCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZBItCgxvbl9kdXBsaWNhdGUYBSABKA4yFy5qb2JrZWVwLnYxLk9uRHVwbGljYXRlIkMKEUNyZWF0ZUpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmtlZXAudjEuSm9iEhAKCGV4aXN0aW5nGAIgASgIIm0KDUdldEpvYlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgJpZBgCIAEoCUgAEhMKCWlkX3ByZWZpeBgDIAEoCUgAEg4KBG5hbWUYBCABKAlIABIRCgluYW1lc3BhY2UYBSABKAlCBQoDa2V5Ii4KDkdldEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmtlZXAudjEuSm9iIscECg9MaXN0Sm9ic1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIkCgZzdGF0ZXMYAiADKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEhEKCW5hbWVzcGFjZRgDIAEoCRJGCg5sYWJlbF9zZWxlY3RvchgEIAMoCzIuLmpvYmtlZXAudjEuTGlzdEpvYnNSZXF1ZXN0LkxhYmVsU2VsZWN0b3JFbnRyeRINCgVxdWV1ZRgFIAEoCRIQCghiYXRjaF9pZBgGIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObW9kaWZpZWRfYWZ0ZXIYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD21vZGlmaWVkX2JlZm9yZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoIb3JkZXJfYnkYCyABKA4yFC5qb2JrZWVwLnYxLkpvYk9yZGVyEiwKCWRpcmVjdGlvbhgMIAEoDjIZLmpvYmtlZXAudjEuU29ydERpcmVjdGlvbhIRCglwYWdlX3NpemUYDSABKAUSEgoKcGFnZV90b2tlbhgOIAEoCRo0ChJMYWJlbFNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JrZWVwLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki0wEKEFVwZGF0ZUpvYlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIcCgNqb2IYAiABKAsyDy5qb2JrZWVwLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKARIAIgBARIpCgpsb2NrX2d1YXJkGAUgASgLMhUuam9ia2VlcC52MS5Mb2NrR3VhcmRCFAoSX2V4cGVjdGVkX3JldmlzaW9uIjEKEVVwZGF0ZUpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmtlZXAudjEuSm9iItECChVVcGRhdGVKb2JTdGF0ZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSJwoJbmV3X3N0YXRlGAMgASgOMhQuam9ia2VlcC52MS5Kb2JTdGF0ZRIPCgdtZXNzYWdlGAQgASgJEi0KD2V4cGVjdGVkX3N0YXRlcxgFIAMoDjIULmpvYmtlZXAudjEuSm9iU3RhdGUSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKARIAIgBARIUCgxleGVjdXRpb25faWQYByABKAkSKQoKbG9ja19ndWFyZBgIIAEoCzIVLmpvYmtlZXAudjEuTG9ja0d1YXJkEiMKBWNsYWltGAkgASgLMhQuam9ia2VlcC52MS5Kb2JDbGFpbRISCgpuZXh0X3F1ZXVlGAogASgJQhQKEl9leHBlY3RlZF9yZXZpc2lvbiI2ChZVcGRhdGVKb2JTdGF0ZVJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmtlZXAudjEuSm9iIpQBChBEZWxldGVKb2JSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAMgASgESACIAQESKQoKbG9ja19ndWFyZBgEIAEoCzIVLmpvYmtlZXAudjEuTG9ja0d1YXJkQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIlChFEZWxldGVKb2JSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBCKOAgoISm9iRXZlbnQSEAoIcmV2aXNpb24YASABKAQSDgoGam9iX2lkGAIgASgJEhQKDGV4ZWN1dGlvbl9pZBgDIAEoCRImCgR0eXBlGAQgASgOMhguam9ia2VlcC52MS5Kb2JFdmVudFR5cGUSLAoOcHJldmlvdXNfc3RhdGUYBSABKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEicKCW5ld19zdGF0ZRgGIAEoDjIULmpvYmtlZXAudjEuSm9iU3RhdGUSDwoHbWVzc2FnZRgHIAEoCRIoCgR0aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghiYXRjaF9pZBgJIAEoCSKLAQoUR2V0Sm9iSGlzdG9yeVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSFAoMZXhlY3V0aW9uX2lkGAMgASgJEhUKDWZyb21fcmV2aXNpb24YBCABKAQSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiVgoVR2V0Sm9iSGlzdG9yeVJlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULmpvYmtlZXAudjEuSm9iRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIrsCCgxKb2JFeGVjdXRpb24SCgoCaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhcKD2NvbXB1dGVfbm9kZV9pZBgDIAEoCRI4Cg1kZXNpcmVkX3N0YXRlGAQgASgOMiEuam9ia2VlcC52MS5EZXNpcmVkRXhlY3V0aW9uU3RhdGUSMQoNY29tcHV0ZV9zdGF0ZRgFIAEoDjIaLmpvYmtlZXAudjEuRXhlY3V0aW9uU3RhdGUSFQoNc3RhdGVfbWVzc2FnZRgGIAEoCRIQCghyZXZpc2lvbhgHIAEoBBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLbW9kaWZ5X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCh5Kb2JTdG9yZUNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIrCglleGVjdXRpb24YAiABKAsyGC5qb2JrZWVwLnYxLkpvYkV4ZWN1dGlvbhISCgpyZXF1ZXN0X2lkGAMgASgJEikKCmxvY2tfZ3VhcmQYBCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZCJOCh9Kb2JTdG9yZUNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmpvYmtlZXAudjEuSm9iRXhlY3V0aW9uIvsCCh5Kb2JTdG9yZVVwZGF0ZUV4ZWN1dGlvblJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIUCgxleGVjdXRpb25faWQYAiABKAkSOAoNZGVzaXJlZF9zdGF0ZRgDIAEoDjIhLmpvYmtlZXAudjEuRGVzaXJlZEV4ZWN1dGlvblN0YXRlEjEKDWNvbXB1dGVfc3RhdGUYBCABKA4yGi5qb2JrZWVwLnYxLkV4ZWN1dGlvblN0YXRlEhQKB21lc3NhZ2UYBSABKAlIAIgBARJCChdleHBlY3RlZF9kZXNpcmVkX3N0YXRlcxgGIAMoDjIhLmpvYmtlZXAudjEuRGVzaXJlZEV4ZWN1dGlvblN0YXRlEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgESAGIAQESKQoKbG9ja19ndWFyZBgIIAEoCzIVLmpvYmtlZXAudjEuTG9ja0d1YXJkQgoKCF9tZXNzYWdlQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJOCh9Kb2JTdG9yZVVwZGF0ZUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmpvYmtlZXAudjEuSm9iRXhlY3V0aW9uImcKHUpvYlN0b3JlTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImcKHkpvYlN0b3JlTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRIsCgpleGVjdXRpb25zGAEgAygLMhguam9ia2VlcC52MS5Kb2JFeGVjdXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIp8BChBXYXRjaEpvYnNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSFQoNZnJvbV9yZXZpc2lvbhgCIAEoBBItCgtldmVudF90eXBlcxgDIAMoDjIYLmpvYmtlZXAudjEuSm9iRXZlbnRUeXBlEiQKBnN0YXRlcxgEIAMoDjIULmpvYmtlZXAudjEuSm9iU3RhdGUSDgoGam9iX2lkGAUgASgJInEKEVdhdGNoSm9ic1Jlc3BvbnNlEiUKBWV2ZW50GAEgASgLMhQuam9ia2VlcC52MS5Kb2JFdmVudEgAEi0KCHByb2dyZXNzGAIgASgLMhkuam9ia2VlcC52MS5XYXRjaFByb2dyZXNzSABCBgoEa2luZCJTCg9DbGFpbUpvYlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRINCgVxdWV1ZRgCIAEoCRIQCghsZWFzZV9pZBgDIAEoBBIOCgZ3b3JrZXIYBCABKAkiRAoQQ2xhaW1Kb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYhISCgpxdWV1ZV9oZWxkGAIgASgIIqMBCg5Ib2xkSm9iUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgESACIAQESKQoKbG9ja19ndWFyZBgFIAEoCzIVLmpvYmtlZXAudjEuTG9ja0d1YXJkQhQKEl9leHBlY3RlZF9yZXZpc2lvbiIvCg9Ib2xkSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9ia2VlcC52MS5Kb2IipgEKEVJlbGVhc2VKb2JSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKARIAIgBARIpCgpsb2NrX2d1YXJkGAUgASgLMhUuam9ia2VlcC52MS5Mb2NrR3VhcmRCFAoSX2V4cGVjdGVkX3JldmlzaW9uIjIKElJlbGVhc2VKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JrZWVwLnYxLkpvYiJaCglRdWV1ZUhvbGQSDQoFcXVldWUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRItCglob2xkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm4KEEhvbGRRdWV1ZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRINCgVxdWV1ZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEikKCmxvY2tfZ3VhcmQYBCABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZCI4ChFIb2xkUXVldWVSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuam9ia2VlcC52MS5RdWV1ZUhvbGQiYAoTUmVsZWFzZVF1ZXVlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBXF1ZXVlGAIgASgJEikKCmxvY2tfZ3VhcmQYAyABKAsyFS5qb2JrZWVwLnYxLkxvY2tHdWFyZCIoChRSZWxlYXNlUXVldWVSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoCCJPChVMaXN0UXVldWVIb2xkc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChZMaXN0UXVldWVIb2xkc1Jlc3BvbnNlEiQKBWhvbGRzGAEgAygLMhUuam9ia2VlcC52MS5RdWV1ZUhvbGQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkMKDUpvYlN0YXRlQ291bnQSIwoFc3RhdGUYASABKA4yFC5qb2JrZWVwLnYxLkpvYlN0YXRlEg0KBWNvdW50GAIgASgEItACCgVCYXRjaBIKCgJpZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSLQoGbGFiZWxzGAMgAygLMh0uam9ia2VlcC52MS5CYXRjaC5MYWJlbHNFbnRyeRIpCgZjb3VudHMYBCADKAsyGS5qb2JrZWVwLnYxLkpvYlN0YXRlQ291bnQSDQoFdG90YWwYBSABKAQSEQoJY29tcGxldGVkGAYgASgIEhkKEWNvbXBsZXRlX3JldmlzaW9uGAcgASgEEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItQBChJDcmVhdGVCYXRjaFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIgCgViYXRjaBgCIAEoCzIRLmpvYmtlZXAudjEuQmF0Y2gSHQoEam9icxgDIAMoCzIPLmpvYmtlZXAudjEuSm9iEhIKCnJlcXVlc3RfaWQYBCABKAkSLQoMb25fZHVwbGljYXRlGAUgASgOMhcuam9ia2VlcC52MS5PbkR1cGxpY2F0ZRIpCgpsb2NrX2d1YXJkGAYgASgLMhUuam9ia2VlcC52MS5Mb2NrR3VhcmQiWgoTQ3JlYXRlQmF0Y2hSZXNwb25zZRIgCgViYXRjaBgBIAEoCzIRLmpvYmtlZXAudjEuQmF0Y2gSDwoHam9iX2lkcxgCIAMoCRIQCghyZXZpc2lvbhgDIAEoBCI0Cg9HZXRCYXRjaFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIQCghiYXRjaF9pZBgCIAEoCSI0ChBHZXRCYXRjaFJlc3BvbnNlEiAKBWJhdGNoGAEgASgLMhEuam9ia2VlcC52MS5CYXRjaCJfChJMaXN0QmF0Y2hlc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCgluYW1lc3BhY2UYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUgoTTGlzdEJhdGNoZXNSZXNwb25zZRIiCgdiYXRjaGVzGAEgAygLMhEuam9ia2VlcC52MS5CYXRjaBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYQoVR2V0QmF0Y2hSZXBvcnRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSEAoIYmF0Y2hfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkikwEKCUZhaWxlZEpvYhIOCgZqb2JfaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVxdWV1ZRgDIAEoCRIVCg1zdGF0ZV9tZXNzYWdlGAQgASgJEhMKC3JldHJ5X2NvdW50GAUgASgNEi0KCWZhaWxfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoWR2V0QmF0Y2hSZXBvcnRSZXNwb25zZRIgCgViYXRjaBgBIAEoCzIRLmpvYmtlZXAudjEuQmF0Y2gSKgoLZmFpbGVkX2pvYnMYAiADKAsyFS5qb2JrZWVwLnYxLkZhaWxlZEpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkqxQEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9QRU5ESU5HEAESFAoQSk9CX1NUQVRFX1FVRVVFRBACEhUKEUpPQl9TVEFURV9SVU5OSU5HEAMSEgoOSk9CX1NUQVRFX0hFTEQQBBIXChNKT0JfU1RBVEVfQ09NUExFVEVEEAUSFAoQSk9CX1NUQVRFX0ZBSUxFRBAGEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQByp0CgdKb2JUeXBlEhgKFEpPQl9UWVBFX1VOU1BFQ0lGSUVEEAASEgoOSk9CX1RZUEVfQkFUQ0gQARIUChBKT0JfVFlQRV9TRVJWSUNFEAISEAoMSk9CX1RZUEVfT1BTEAMSEwoPSk9CX1RZUEVfREFFTU9OEAQqZAoLT25EdXBsaWNhdGUSHAoYT05fRFVQTElDQVRFX1VOU1BFQ0lGSUVEEAASFQoRT05fRFVQTElDQVRFX0ZBSUwQARIgChxPTl9EVVBMSUNBVEVfUkVUVVJOX0VYSVNUSU5HEAIqWwoISm9iT3JkZXISGQoVSk9CX09SREVSX1VOU1BFQ0lGSUVEEAASGQoVSk9CX09SREVSX0NSRUFURV9USU1FEAESGQoVSk9CX09SREVSX01PRElGWV9USU1FEAIqpAIKDEpvYkV2ZW50VHlwZRIeChpKT0JfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkpPQl9FVkVOVF9UWVBFX0pPQl9DUkVBVEVEEAESHgoaSk9CX0VWRU5UX1RZUEVfSk9CX1VQREFURUQQAhIkCiBKT0JfRVZFTlRfVFlQRV9KT0JfU1RBVEVfQ0hBTkdFRBADEh4KGkpPQl9FVkVOVF9UWVBFX0pPQl9ERUxFVEVEEAQSJAogSk9CX0VWRU5UX1RZUEVfRVhFQ1VUSU9OX0NSRUFURUQQBRIkCiBKT0JfRVZFTlRfVFlQRV9FWEVDVVRJT05fVVBEQVRFRBAGEiIKHkpPQl9FVkVOVF9UWVBFX0JBVENIX0NPTVBMRVRFRBAHMroNCghKb2JTdG9yZRJICglDcmVhdGVKb2ISHC5qb2JrZWVwLnYxLkNyZWF0ZUpvYlJlcXVlc3QaHS5qb2JrZWVwLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmtlZXAudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmtlZXAudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JrZWVwLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmtlZXAudjEuTGlzdEpvYnNSZXNwb25zZRJICglVcGRhdGVKb2ISHC5qb2JrZWVwLnYxLlVwZGF0ZUpvYlJlcXVlc3QaHS5qb2JrZWVwLnYxLlVwZGF0ZUpvYlJlc3BvbnNlElcKDlVwZGF0ZUpvYlN0YXRlEiEuam9ia2VlcC52MS5VcGRhdGVKb2JTdGF0ZVJlcXVlc3QaIi5qb2JrZWVwLnYxLlVwZGF0ZUpvYlN0YXRlUmVzcG9uc2USSAoJRGVsZXRlSm9iEhwuam9ia2VlcC52MS5EZWxldGVKb2JSZXF1ZXN0Gh0uam9ia2VlcC52MS5EZWxldGVKb2JSZXNwb25zZRJUCg1HZXRKb2JIaXN0b3J5EiAuam9ia2VlcC52MS5HZXRKb2JIaXN0b3J5UmVxdWVzdBohLmpvYmtlZXAudjEuR2V0Sm9iSGlzdG9yeVJlc3BvbnNlEmoKD0NyZWF0ZUV4ZWN1dGlvbhIqLmpvYmtlZXAudjEuSm9iU3RvcmVDcmVhdGVFeGVjdXRpb25SZXF1ZXN0Gisuam9ia2VlcC52MS5Kb2JTdG9yZUNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlEmoKD1VwZGF0ZUV4ZWN1dGlvbhIqLmpvYmtlZXAudjEuSm9iU3RvcmVVcGRhdGVFeGVjdXRpb25SZXF1ZXN0Gisuam9ia2VlcC52MS5Kb2JTdG9yZVVwZGF0ZUV4ZWN1dGlvblJlc3BvbnNlEmcKDkxpc3RFeGVjdXRpb25zEikuam9ia2VlcC52MS5Kb2JTdG9yZUxpc3RFeGVjdXRpb25zUmVxdWVzdBoqLmpvYmtlZXAudjEuSm9iU3RvcmVMaXN0RXhlY3V0aW9uc1Jlc3BvbnNlEkoKCVdhdGNoSm9icxIcLmpvYmtlZXAudjEuV2F0Y2hKb2JzUmVxdWVzdBodLmpvYmtlZXAudjEuV2F0Y2hKb2JzUmVzcG9uc2UwARJFCghDbGFpbUpvYhIbLmpvYmtlZXAudjEuQ2xhaW1Kb2JSZXF1ZXN0Ghwuam9ia2VlcC52MS5DbGFpbUpvYlJlc3BvbnNlEkIKB0hvbGRKb2ISGi5qb2JrZWVwLnYxLkhvbGRKb2JSZXF1ZXN0Ghsuam9ia2VlcC52MS5Ib2xkSm9iUmVzcG9uc2USSwoKUmVsZWFzZUpvYhIdLmpvYmtlZXAudjEuUmVsZWFzZUpvYlJlcXVlc3QaHi5qb2JrZWVwLnYxLlJlbGVhc2VKb2JSZXNwb25zZRJICglIb2xkUXVldWUSHC5qb2JrZWVwLnYxLkhvbGRRdWV1ZVJlcXVlc3QaHS5qb2JrZWVwLnYxLkhvbGRRdWV1ZVJlc3BvbnNlElEKDFJlbGVhc2VRdWV1ZRIfLmpvYmtlZXAudjEuUmVsZWFzZVF1ZXVlUmVxdWVzdBogLmpvYmtlZXAudjEuUmVsZWFzZVF1ZXVlUmVzcG9uc2USVwoOTGlzdFF1ZXVlSG9sZHMSIS5qb2JrZWVwLnYxLkxpc3RRdWV1ZUhvbGRzUmVxdWVzdBoiLmpvYmtlZXAudjEuTGlzdFF1ZXVlSG9sZHNSZXNwb25zZRJOCgtDcmVhdGVCYXRjaBIeLmpvYmtlZXAudjEuQ3JlYXRlQmF0Y2hSZXF1ZXN0Gh8uam9ia2VlcC52MS5DcmVhdGVCYXRjaFJlc3BvbnNlEkUKCEdldEJhdGNoEhsuam9ia2VlcC52MS5HZXRCYXRjaFJlcXVlc3QaHC5qb2JrZWVwLnYxLkdldEJhdGNoUmVzcG9uc2USTgoLTGlzdEJhdGNoZXMSHi5qb2JrZWVwLnYxLkxpc3RCYXRjaGVzUmVxdWVzdBofLmpvYmtlZXAudjEuTGlzdEJhdGNoZXNSZXNwb25zZRJXCg5HZXRCYXRjaFJlcG9ydBIhLmpvYmtlZXAudjEuR2V0QmF0Y2hSZXBvcnRSZXF1ZXN0GiIuam9ia2VlcC52MS5HZXRCYXRjaFJlcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_jobkeep_v1_types]);
 
 /**
  * @generated from message jobkeep.v1.Job
@@ -111,6 +111,44 @@ export type Job = Message<"jobkeep.v1.Job"> & {
    * @generated from field: google.protobuf.Timestamp modify_time = 16;
    */
   modifyTime?: Timestamp | undefined;
+
+  /**
+   * Optional; unique among the non-terminal jobs of the namespace. A create that meets a live
+   * job with the same key fails or returns that job, as its `on_duplicate` asks.
+   *
+   * @generated from field: string dedupe_key = 17;
+   */
+  dedupeKey: string;
+
+  /**
+   * How often and how soon the job returns to its queue after a failed attempt.
+   *
+   * @generated from field: jobkeep.v1.RetryPolicy retry_policy = 18;
+   */
+  retryPolicy?: RetryPolicy | undefined;
+
+  /**
+   * Output only. When a QUEUED job waiting out its backoff may be claimed again; unset when
+   * it may be claimed now.
+   *
+   * @generated from field: google.protobuf.Timestamp retry_time = 19;
+   */
+  retryTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The queue (pipeline stage) whose work the job last finished, kept across
+   * retries so that a retry resumes from there.
+   *
+   * @generated from field: string last_successful_queue = 20;
+   */
+  lastSuccessfulQueue: string;
+
+  /**
+   * Output only. Set while a ClaimJob caller holds the job.
+   *
+   * @generated from field: jobkeep.v1.JobClaim claim = 21;
+   */
+  claim?: JobClaim | undefined;
 };
 
 /**
@@ -119,6 +157,84 @@ export type Job = Message<"jobkeep.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobkeep_v1_job_store, 0);
+
+/**
+ * How a job is retried. Its retry count goes up each time it returns to its queue after an
+ * attempt that did not finish: the claimer's lease ended, or the claimer gave it back. The n-th
+ * retry waits min(backoff_ms * 2^(n-1), max_backoff_ms).
+ *
+ * @generated from message jobkeep.v1.RetryPolicy
+ */
+export type RetryPolicy = Message<"jobkeep.v1.RetryPolicy"> & {
+  /**
+   * Retries allowed before the job goes to FAILED; 3 when unset.
+   *
+   * @generated from field: optional uint32 max_retries = 1;
+   */
+  maxRetries?: number | undefined;
+
+  /**
+   * The wait before the first retry, in milliseconds; 1000 when unset.
+   *
+   * @generated from field: optional uint32 backoff_ms = 2;
+   */
+  backoffMs?: number | undefined;
+
+  /**
+   * The longest wait, in milliseconds; 300000 (five minutes) when unset.
+   *
+   * @generated from field: optional uint32 max_backoff_ms = 3;
+   */
+  maxBackoffMs?: number | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.RetryPolicy.
+ * Use `create(RetryPolicySchema)` to create a new message.
+ */
+export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 1);
+
+/**
+ * A claimer's hold on a RUNNING job. UpdateJobState carries it to finish, fail, retry or
+ * advance the job; a claim that is no longer the job's (its lease ended) is ABORTED.
+ *
+ * @generated from message jobkeep.v1.JobClaim
+ */
+export type JobClaim = Message<"jobkeep.v1.JobClaim"> & {
+  /**
+   * @generated from field: uint64 lease_id = 1;
+   */
+  leaseId: bigint;
+
+  /**
+   * The revision at which the job was claimed; it names this claim among all the job's claims.
+   *
+   * @generated from field: uint64 token = 2;
+   */
+  token: bigint;
+
+  /**
+   * Output only. Who claimed it, as ClaimJob was told.
+   *
+   * @generated from field: string worker = 3;
+   */
+  worker: string;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp claim_time = 4;
+   */
+  claimTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.JobClaim.
+ * Use `create(JobClaimSchema)` to create a new message.
+ */
+export const JobClaimSchema: GenMessage<JobClaim> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 2);
 
 /**
  * @generated from message jobkeep.v1.CreateJobRequest
@@ -150,6 +266,13 @@ export type CreateJobRequest = Message<"jobkeep.v1.CreateJobRequest"> & {
    * @generated from field: jobkeep.v1.LockGuard lock_guard = 4;
    */
   lockGuard?: LockGuard | undefined;
+
+  /**
+   * What to do when `job.dedupe_key` is held by a live job of the namespace.
+   *
+   * @generated from field: jobkeep.v1.OnDuplicate on_duplicate = 5;
+   */
+  onDuplicate: OnDuplicate;
 };
 
 /**
@@ -157,7 +280,7 @@ export type CreateJobRequest = Message<"jobkeep.v1.CreateJobRequest"> & {
  * Use `create(CreateJobRequestSchema)` to create a new message.
  */
 export const CreateJobRequestSchema: GenMessage<CreateJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 1);
+  messageDesc(file_jobkeep_v1_job_store, 3);
 
 /**
  * @generated from message jobkeep.v1.CreateJobResponse
@@ -167,6 +290,13 @@ export type CreateJobResponse = Message<"jobkeep.v1.CreateJobResponse"> & {
    * @generated from field: jobkeep.v1.Job job = 1;
    */
   job?: Job | undefined;
+
+  /**
+   * True when `job` is the live job that already had the dedupe key, and nothing was created.
+   *
+   * @generated from field: bool existing = 2;
+   */
+  existing: boolean;
 };
 
 /**
@@ -174,7 +304,7 @@ export type CreateJobResponse = Message<"jobkeep.v1.CreateJobResponse"> & {
  * Use `create(CreateJobResponseSchema)` to create a new message.
  */
 export const CreateJobResponseSchema: GenMessage<CreateJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 2);
+  messageDesc(file_jobkeep_v1_job_store, 4);
 
 /**
  * @generated from message jobkeep.v1.GetJobRequest
@@ -225,7 +355,7 @@ export type GetJobRequest = Message<"jobkeep.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 3);
+  messageDesc(file_jobkeep_v1_job_store, 5);
 
 /**
  * @generated from message jobkeep.v1.GetJobResponse
@@ -242,7 +372,7 @@ export type GetJobResponse = Message<"jobkeep.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 4);
+  messageDesc(file_jobkeep_v1_job_store, 6);
 
 /**
  * @generated from message jobkeep.v1.ListJobsRequest
@@ -334,7 +464,7 @@ export type ListJobsRequest = Message<"jobkeep.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 5);
+  messageDesc(file_jobkeep_v1_job_store, 7);
 
 /**
  * @generated from message jobkeep.v1.ListJobsResponse
@@ -358,7 +488,7 @@ export type ListJobsResponse = Message<"jobkeep.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 6);
+  messageDesc(file_jobkeep_v1_job_store, 8);
 
 /**
  * @generated from message jobkeep.v1.UpdateJobRequest
@@ -403,7 +533,7 @@ export type UpdateJobRequest = Message<"jobkeep.v1.UpdateJobRequest"> & {
  * Use `create(UpdateJobRequestSchema)` to create a new message.
  */
 export const UpdateJobRequestSchema: GenMessage<UpdateJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 7);
+  messageDesc(file_jobkeep_v1_job_store, 9);
 
 /**
  * @generated from message jobkeep.v1.UpdateJobResponse
@@ -420,7 +550,7 @@ export type UpdateJobResponse = Message<"jobkeep.v1.UpdateJobResponse"> & {
  * Use `create(UpdateJobResponseSchema)` to create a new message.
  */
 export const UpdateJobResponseSchema: GenMessage<UpdateJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 8);
+  messageDesc(file_jobkeep_v1_job_store, 10);
 
 /**
  * @generated from message jobkeep.v1.UpdateJobStateRequest
@@ -473,6 +603,23 @@ export type UpdateJobStateRequest = Message<"jobkeep.v1.UpdateJobStateRequest"> 
    * @generated from field: jobkeep.v1.LockGuard lock_guard = 8;
    */
   lockGuard?: LockGuard | undefined;
+
+  /**
+   * Required to move a claimed job to COMPLETED, FAILED or QUEUED: the claim ClaimJob gave
+   * (its lease_id and token). A claim that is no longer the job's is ABORTED.
+   *
+   * @generated from field: jobkeep.v1.JobClaim claim = 9;
+   */
+  claim?: JobClaim | undefined;
+
+  /**
+   * With a RUNNING job and `new_state` QUEUED: the job has finished its stage and moves to this
+   * queue, the next stage of its pipeline, with a fresh retry count. Without it, QUEUED is a
+   * retry of the same stage.
+   *
+   * @generated from field: string next_queue = 10;
+   */
+  nextQueue: string;
 };
 
 /**
@@ -480,7 +627,7 @@ export type UpdateJobStateRequest = Message<"jobkeep.v1.UpdateJobStateRequest"> 
  * Use `create(UpdateJobStateRequestSchema)` to create a new message.
  */
 export const UpdateJobStateRequestSchema: GenMessage<UpdateJobStateRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 9);
+  messageDesc(file_jobkeep_v1_job_store, 11);
 
 /**
  * @generated from message jobkeep.v1.UpdateJobStateResponse
@@ -497,7 +644,7 @@ export type UpdateJobStateResponse = Message<"jobkeep.v1.UpdateJobStateResponse"
  * Use `create(UpdateJobStateResponseSchema)` to create a new message.
  */
 export const UpdateJobStateResponseSchema: GenMessage<UpdateJobStateResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 10);
+  messageDesc(file_jobkeep_v1_job_store, 12);
 
 /**
  * @generated from message jobkeep.v1.DeleteJobRequest
@@ -531,7 +678,7 @@ export type DeleteJobRequest = Message<"jobkeep.v1.DeleteJobRequest"> & {
  * Use `create(DeleteJobRequestSchema)` to create a new message.
  */
 export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 11);
+  messageDesc(file_jobkeep_v1_job_store, 13);
 
 /**
  * @generated from message jobkeep.v1.DeleteJobResponse
@@ -550,7 +697,7 @@ export type DeleteJobResponse = Message<"jobkeep.v1.DeleteJobResponse"> & {
  * Use `create(DeleteJobResponseSchema)` to create a new message.
  */
 export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 12);
+  messageDesc(file_jobkeep_v1_job_store, 14);
 
 /**
  * One change, as recorded in the history in the same transaction as the change itself.
@@ -599,6 +746,13 @@ export type JobEvent = Message<"jobkeep.v1.JobEvent"> & {
    * @generated from field: google.protobuf.Timestamp time = 8;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * Set on BATCH_COMPLETED events.
+   *
+   * @generated from field: string batch_id = 9;
+   */
+  batchId: string;
 };
 
 /**
@@ -606,7 +760,7 @@ export type JobEvent = Message<"jobkeep.v1.JobEvent"> & {
  * Use `create(JobEventSchema)` to create a new message.
  */
 export const JobEventSchema: GenMessage<JobEvent> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 13);
+  messageDesc(file_jobkeep_v1_job_store, 15);
 
 /**
  * @generated from message jobkeep.v1.GetJobHistoryRequest
@@ -656,7 +810,7 @@ export type GetJobHistoryRequest = Message<"jobkeep.v1.GetJobHistoryRequest"> & 
  * Use `create(GetJobHistoryRequestSchema)` to create a new message.
  */
 export const GetJobHistoryRequestSchema: GenMessage<GetJobHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 14);
+  messageDesc(file_jobkeep_v1_job_store, 16);
 
 /**
  * @generated from message jobkeep.v1.GetJobHistoryResponse
@@ -678,7 +832,7 @@ export type GetJobHistoryResponse = Message<"jobkeep.v1.GetJobHistoryResponse"> 
  * Use `create(GetJobHistoryResponseSchema)` to create a new message.
  */
 export const GetJobHistoryResponseSchema: GenMessage<GetJobHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 15);
+  messageDesc(file_jobkeep_v1_job_store, 17);
 
 /**
  * The requester's view of an execution of one of its jobs on a compute node.
@@ -741,7 +895,7 @@ export type JobExecution = Message<"jobkeep.v1.JobExecution"> & {
  * Use `create(JobExecutionSchema)` to create a new message.
  */
 export const JobExecutionSchema: GenMessage<JobExecution> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 16);
+  messageDesc(file_jobkeep_v1_job_store, 18);
 
 /**
  * @generated from message jobkeep.v1.JobStoreCreateExecutionRequest
@@ -778,7 +932,7 @@ export type JobStoreCreateExecutionRequest = Message<"jobkeep.v1.JobStoreCreateE
  * Use `create(JobStoreCreateExecutionRequestSchema)` to create a new message.
  */
 export const JobStoreCreateExecutionRequestSchema: GenMessage<JobStoreCreateExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 17);
+  messageDesc(file_jobkeep_v1_job_store, 19);
 
 /**
  * @generated from message jobkeep.v1.JobStoreCreateExecutionResponse
@@ -795,7 +949,7 @@ export type JobStoreCreateExecutionResponse = Message<"jobkeep.v1.JobStoreCreate
  * Use `create(JobStoreCreateExecutionResponseSchema)` to create a new message.
  */
 export const JobStoreCreateExecutionResponseSchema: GenMessage<JobStoreCreateExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 18);
+  messageDesc(file_jobkeep_v1_job_store, 20);
 
 /**
  * @generated from message jobkeep.v1.JobStoreUpdateExecutionRequest
@@ -857,7 +1011,7 @@ export type JobStoreUpdateExecutionRequest = Message<"jobkeep.v1.JobStoreUpdateE
  * Use `create(JobStoreUpdateExecutionRequestSchema)` to create a new message.
  */
 export const JobStoreUpdateExecutionRequestSchema: GenMessage<JobStoreUpdateExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 19);
+  messageDesc(file_jobkeep_v1_job_store, 21);
 
 /**
  * @generated from message jobkeep.v1.JobStoreUpdateExecutionResponse
@@ -874,7 +1028,7 @@ export type JobStoreUpdateExecutionResponse = Message<"jobkeep.v1.JobStoreUpdate
  * Use `create(JobStoreUpdateExecutionResponseSchema)` to create a new message.
  */
 export const JobStoreUpdateExecutionResponseSchema: GenMessage<JobStoreUpdateExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 20);
+  messageDesc(file_jobkeep_v1_job_store, 22);
 
 /**
  * @generated from message jobkeep.v1.JobStoreListExecutionsRequest
@@ -908,7 +1062,7 @@ export type JobStoreListExecutionsRequest = Message<"jobkeep.v1.JobStoreListExec
  * Use `create(JobStoreListExecutionsRequestSchema)` to create a new message.
  */
 export const JobStoreListExecutionsRequestSchema: GenMessage<JobStoreListExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 21);
+  messageDesc(file_jobkeep_v1_job_store, 23);
 
 /**
  * @generated from message jobkeep.v1.JobStoreListExecutionsResponse
@@ -930,7 +1084,7 @@ export type JobStoreListExecutionsResponse = Message<"jobkeep.v1.JobStoreListExe
  * Use `create(JobStoreListExecutionsResponseSchema)` to create a new message.
  */
 export const JobStoreListExecutionsResponseSchema: GenMessage<JobStoreListExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 22);
+  messageDesc(file_jobkeep_v1_job_store, 24);
 
 /**
  * @generated from message jobkeep.v1.WatchJobsRequest
@@ -976,7 +1130,7 @@ export type WatchJobsRequest = Message<"jobkeep.v1.WatchJobsRequest"> & {
  * Use `create(WatchJobsRequestSchema)` to create a new message.
  */
 export const WatchJobsRequestSchema: GenMessage<WatchJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 23);
+  messageDesc(file_jobkeep_v1_job_store, 25);
 
 /**
  * @generated from message jobkeep.v1.WatchJobsResponse
@@ -1005,7 +1159,751 @@ export type WatchJobsResponse = Message<"jobkeep.v1.WatchJobsResponse"> & {
  * Use `create(WatchJobsResponseSchema)` to create a new message.
  */
 export const WatchJobsResponseSchema: GenMessage<WatchJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobkeep_v1_job_store, 24);
+  messageDesc(file_jobkeep_v1_job_store, 26);
+
+/**
+ * @generated from message jobkeep.v1.ClaimJobRequest
+ */
+export type ClaimJobRequest = Message<"jobkeep.v1.ClaimJobRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * The queue to take from; the empty string is the default queue.
+   *
+   * @generated from field: string queue = 2;
+   */
+  queue: string;
+
+  /**
+   * The claimer's lease: the job returns to its queue when it ends.
+   *
+   * @generated from field: uint64 lease_id = 3;
+   */
+  leaseId: bigint;
+
+  /**
+   * Who claims, for people reading the job; at most 256 characters.
+   *
+   * @generated from field: string worker = 4;
+   */
+  worker: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.ClaimJobRequest.
+ * Use `create(ClaimJobRequestSchema)` to create a new message.
+ */
+export const ClaimJobRequestSchema: GenMessage<ClaimJobRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 27);
+
+/**
+ * @generated from message jobkeep.v1.ClaimJobResponse
+ */
+export type ClaimJobResponse = Message<"jobkeep.v1.ClaimJobResponse"> & {
+  /**
+   * The claimed job, RUNNING, with its `claim`. Unset when the queue has no job ready to run
+   * or is held.
+   *
+   * @generated from field: jobkeep.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+
+  /**
+   * True when nothing was handed out because the queue is held.
+   *
+   * @generated from field: bool queue_held = 2;
+   */
+  queueHeld: boolean;
+};
+
+/**
+ * Describes the message jobkeep.v1.ClaimJobResponse.
+ * Use `create(ClaimJobResponseSchema)` to create a new message.
+ */
+export const ClaimJobResponseSchema: GenMessage<ClaimJobResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 28);
+
+/**
+ * @generated from message jobkeep.v1.HoldJobRequest
+ */
+export type HoldJobRequest = Message<"jobkeep.v1.HoldJobRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string job_id = 2;
+   */
+  jobId: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: optional uint64 expected_revision = 4;
+   */
+  expectedRevision?: bigint | undefined;
+
+  /**
+   * When set, the write is made only by the current holder of that lock (ABORTED otherwise).
+   *
+   * @generated from field: jobkeep.v1.LockGuard lock_guard = 5;
+   */
+  lockGuard?: LockGuard | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.HoldJobRequest.
+ * Use `create(HoldJobRequestSchema)` to create a new message.
+ */
+export const HoldJobRequestSchema: GenMessage<HoldJobRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 29);
+
+/**
+ * @generated from message jobkeep.v1.HoldJobResponse
+ */
+export type HoldJobResponse = Message<"jobkeep.v1.HoldJobResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.HoldJobResponse.
+ * Use `create(HoldJobResponseSchema)` to create a new message.
+ */
+export const HoldJobResponseSchema: GenMessage<HoldJobResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 30);
+
+/**
+ * @generated from message jobkeep.v1.ReleaseJobRequest
+ */
+export type ReleaseJobRequest = Message<"jobkeep.v1.ReleaseJobRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string job_id = 2;
+   */
+  jobId: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: optional uint64 expected_revision = 4;
+   */
+  expectedRevision?: bigint | undefined;
+
+  /**
+   * When set, the write is made only by the current holder of that lock (ABORTED otherwise).
+   *
+   * @generated from field: jobkeep.v1.LockGuard lock_guard = 5;
+   */
+  lockGuard?: LockGuard | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.ReleaseJobRequest.
+ * Use `create(ReleaseJobRequestSchema)` to create a new message.
+ */
+export const ReleaseJobRequestSchema: GenMessage<ReleaseJobRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 31);
+
+/**
+ * @generated from message jobkeep.v1.ReleaseJobResponse
+ */
+export type ReleaseJobResponse = Message<"jobkeep.v1.ReleaseJobResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.ReleaseJobResponse.
+ * Use `create(ReleaseJobResponseSchema)` to create a new message.
+ */
+export const ReleaseJobResponseSchema: GenMessage<ReleaseJobResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 32);
+
+/**
+ * @generated from message jobkeep.v1.QueueHold
+ */
+export type QueueHold = Message<"jobkeep.v1.QueueHold"> & {
+  /**
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp hold_time = 3;
+   */
+  holdTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.QueueHold.
+ * Use `create(QueueHoldSchema)` to create a new message.
+ */
+export const QueueHoldSchema: GenMessage<QueueHold> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 33);
+
+/**
+ * @generated from message jobkeep.v1.HoldQueueRequest
+ */
+export type HoldQueueRequest = Message<"jobkeep.v1.HoldQueueRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string queue = 2;
+   */
+  queue: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * When set, the write is made only by the current holder of that lock (ABORTED otherwise).
+   *
+   * @generated from field: jobkeep.v1.LockGuard lock_guard = 4;
+   */
+  lockGuard?: LockGuard | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.HoldQueueRequest.
+ * Use `create(HoldQueueRequestSchema)` to create a new message.
+ */
+export const HoldQueueRequestSchema: GenMessage<HoldQueueRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 34);
+
+/**
+ * @generated from message jobkeep.v1.HoldQueueResponse
+ */
+export type HoldQueueResponse = Message<"jobkeep.v1.HoldQueueResponse"> & {
+  /**
+   * The hold; an earlier hold of the same queue is kept as it was.
+   *
+   * @generated from field: jobkeep.v1.QueueHold hold = 1;
+   */
+  hold?: QueueHold | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.HoldQueueResponse.
+ * Use `create(HoldQueueResponseSchema)` to create a new message.
+ */
+export const HoldQueueResponseSchema: GenMessage<HoldQueueResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 35);
+
+/**
+ * @generated from message jobkeep.v1.ReleaseQueueRequest
+ */
+export type ReleaseQueueRequest = Message<"jobkeep.v1.ReleaseQueueRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string queue = 2;
+   */
+  queue: string;
+
+  /**
+   * When set, the write is made only by the current holder of that lock (ABORTED otherwise).
+   *
+   * @generated from field: jobkeep.v1.LockGuard lock_guard = 3;
+   */
+  lockGuard?: LockGuard | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.ReleaseQueueRequest.
+ * Use `create(ReleaseQueueRequestSchema)` to create a new message.
+ */
+export const ReleaseQueueRequestSchema: GenMessage<ReleaseQueueRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 36);
+
+/**
+ * @generated from message jobkeep.v1.ReleaseQueueResponse
+ */
+export type ReleaseQueueResponse = Message<"jobkeep.v1.ReleaseQueueResponse"> & {
+  /**
+   * False when the queue was not held.
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+};
+
+/**
+ * Describes the message jobkeep.v1.ReleaseQueueResponse.
+ * Use `create(ReleaseQueueResponseSchema)` to create a new message.
+ */
+export const ReleaseQueueResponseSchema: GenMessage<ReleaseQueueResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 37);
+
+/**
+ * @generated from message jobkeep.v1.ListQueueHoldsRequest
+ */
+export type ListQueueHoldsRequest = Message<"jobkeep.v1.ListQueueHoldsRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * 1 to 1000; 100 when zero.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.ListQueueHoldsRequest.
+ * Use `create(ListQueueHoldsRequestSchema)` to create a new message.
+ */
+export const ListQueueHoldsRequestSchema: GenMessage<ListQueueHoldsRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 38);
+
+/**
+ * @generated from message jobkeep.v1.ListQueueHoldsResponse
+ */
+export type ListQueueHoldsResponse = Message<"jobkeep.v1.ListQueueHoldsResponse"> & {
+  /**
+   * By queue name.
+   *
+   * @generated from field: repeated jobkeep.v1.QueueHold holds = 1;
+   */
+  holds: QueueHold[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.ListQueueHoldsResponse.
+ * Use `create(ListQueueHoldsResponseSchema)` to create a new message.
+ */
+export const ListQueueHoldsResponseSchema: GenMessage<ListQueueHoldsResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 39);
+
+/**
+ * @generated from message jobkeep.v1.JobStateCount
+ */
+export type JobStateCount = Message<"jobkeep.v1.JobStateCount"> & {
+  /**
+   * @generated from field: jobkeep.v1.JobState state = 1;
+   */
+  state: JobState;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message jobkeep.v1.JobStateCount.
+ * Use `create(JobStateCountSchema)` to create a new message.
+ */
+export const JobStateCountSchema: GenMessage<JobStateCount> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 40);
+
+/**
+ * A group of jobs whose completion is noticed as one event.
+ *
+ * @generated from message jobkeep.v1.Batch
+ */
+export type Batch = Message<"jobkeep.v1.Batch"> & {
+  /**
+   * Assigned by the store ("b-" and a UUID) unless the creator gave one.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * "default" when empty.
+   *
+   * @generated from field: string namespace = 2;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Output only. The batch's jobs per state, kept in the transaction of every job change.
+   *
+   * @generated from field: repeated jobkeep.v1.JobStateCount counts = 4;
+   */
+  counts: JobStateCount[];
+
+  /**
+   * Output only. The jobs in the batch.
+   *
+   * @generated from field: uint64 total = 5;
+   */
+  total: bigint;
+
+  /**
+   * Output only. Whether the last non-terminal job has ended.
+   *
+   * @generated from field: bool completed = 6;
+   */
+  completed: boolean;
+
+  /**
+   * Output only. The revision of the BATCH_COMPLETED event, once completed.
+   *
+   * @generated from field: uint64 complete_revision = 7;
+   */
+  completeRevision: bigint;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp complete_time = 9;
+   */
+  completeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.Batch.
+ * Use `create(BatchSchema)` to create a new message.
+ */
+export const BatchSchema: GenMessage<Batch> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 41);
+
+/**
+ * @generated from message jobkeep.v1.CreateBatchRequest
+ */
+export type CreateBatchRequest = Message<"jobkeep.v1.CreateBatchRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * `id`, `namespace` and `labels`; the rest is output only.
+   *
+   * @generated from field: jobkeep.v1.Batch batch = 2;
+   */
+  batch?: Batch | undefined;
+
+  /**
+   * The jobs, as CreateJob takes them; their `batch_id` is the batch's. At most 10000 per call;
+   * CreateJob with the batch's id adds more while the batch is not completed.
+   *
+   * @generated from field: repeated jobkeep.v1.Job jobs = 3;
+   */
+  jobs: Job[];
+
+  /**
+   * Optional idempotency key: a retry with the same key returns the batch first created.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * For the jobs' dedupe keys: with ON_DUPLICATE_RETURN_EXISTING a job whose key is live is
+   * not created, and its place in `job_ids` holds the live job's id.
+   *
+   * @generated from field: jobkeep.v1.OnDuplicate on_duplicate = 5;
+   */
+  onDuplicate: OnDuplicate;
+
+  /**
+   * When set, the write is made only by the current holder of that lock (ABORTED otherwise).
+   *
+   * @generated from field: jobkeep.v1.LockGuard lock_guard = 6;
+   */
+  lockGuard?: LockGuard | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.CreateBatchRequest.
+ * Use `create(CreateBatchRequestSchema)` to create a new message.
+ */
+export const CreateBatchRequestSchema: GenMessage<CreateBatchRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 42);
+
+/**
+ * @generated from message jobkeep.v1.CreateBatchResponse
+ */
+export type CreateBatchResponse = Message<"jobkeep.v1.CreateBatchResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.Batch batch = 1;
+   */
+  batch?: Batch | undefined;
+
+  /**
+   * The jobs' ids, in the order of the request's jobs.
+   *
+   * @generated from field: repeated string job_ids = 2;
+   */
+  jobIds: string[];
+
+  /**
+   * The database revision after the batch was written.
+   *
+   * @generated from field: uint64 revision = 3;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message jobkeep.v1.CreateBatchResponse.
+ * Use `create(CreateBatchResponseSchema)` to create a new message.
+ */
+export const CreateBatchResponseSchema: GenMessage<CreateBatchResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 43);
+
+/**
+ * @generated from message jobkeep.v1.GetBatchRequest
+ */
+export type GetBatchRequest = Message<"jobkeep.v1.GetBatchRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string batch_id = 2;
+   */
+  batchId: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.GetBatchRequest.
+ * Use `create(GetBatchRequestSchema)` to create a new message.
+ */
+export const GetBatchRequestSchema: GenMessage<GetBatchRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 44);
+
+/**
+ * @generated from message jobkeep.v1.GetBatchResponse
+ */
+export type GetBatchResponse = Message<"jobkeep.v1.GetBatchResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.Batch batch = 1;
+   */
+  batch?: Batch | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.GetBatchResponse.
+ * Use `create(GetBatchResponseSchema)` to create a new message.
+ */
+export const GetBatchResponseSchema: GenMessage<GetBatchResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 45);
+
+/**
+ * @generated from message jobkeep.v1.ListBatchesRequest
+ */
+export type ListBatchesRequest = Message<"jobkeep.v1.ListBatchesRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * All namespaces when empty.
+   *
+   * @generated from field: string namespace = 2;
+   */
+  namespace: string;
+
+  /**
+   * 1 to 1000; 100 when zero. Oldest first.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.ListBatchesRequest.
+ * Use `create(ListBatchesRequestSchema)` to create a new message.
+ */
+export const ListBatchesRequestSchema: GenMessage<ListBatchesRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 46);
+
+/**
+ * @generated from message jobkeep.v1.ListBatchesResponse
+ */
+export type ListBatchesResponse = Message<"jobkeep.v1.ListBatchesResponse"> & {
+  /**
+   * @generated from field: repeated jobkeep.v1.Batch batches = 1;
+   */
+  batches: Batch[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.ListBatchesResponse.
+ * Use `create(ListBatchesResponseSchema)` to create a new message.
+ */
+export const ListBatchesResponseSchema: GenMessage<ListBatchesResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 47);
+
+/**
+ * @generated from message jobkeep.v1.GetBatchReportRequest
+ */
+export type GetBatchReportRequest = Message<"jobkeep.v1.GetBatchReportRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string batch_id = 2;
+   */
+  batchId: string;
+
+  /**
+   * Failed jobs per page: 1 to 1000; 100 when zero.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.GetBatchReportRequest.
+ * Use `create(GetBatchReportRequestSchema)` to create a new message.
+ */
+export const GetBatchReportRequestSchema: GenMessage<GetBatchReportRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 48);
+
+/**
+ * One FAILED job of a batch, with why it failed.
+ *
+ * @generated from message jobkeep.v1.FailedJob
+ */
+export type FailedJob = Message<"jobkeep.v1.FailedJob"> & {
+  /**
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string queue = 3;
+   */
+  queue: string;
+
+  /**
+   * @generated from field: string state_message = 4;
+   */
+  stateMessage: string;
+
+  /**
+   * @generated from field: uint32 retry_count = 5;
+   */
+  retryCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp fail_time = 6;
+   */
+  failTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.FailedJob.
+ * Use `create(FailedJobSchema)` to create a new message.
+ */
+export const FailedJobSchema: GenMessage<FailedJob> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 49);
+
+/**
+ * @generated from message jobkeep.v1.GetBatchReportResponse
+ */
+export type GetBatchReportResponse = Message<"jobkeep.v1.GetBatchReportResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.Batch batch = 1;
+   */
+  batch?: Batch | undefined;
+
+  /**
+   * Oldest job first.
+   *
+   * @generated from field: repeated jobkeep.v1.FailedJob failed_jobs = 2;
+   */
+  failedJobs: FailedJob[];
+
+  /**
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.GetBatchReportResponse.
+ * Use `create(GetBatchReportResponseSchema)` to create a new message.
+ */
+export const GetBatchReportResponseSchema: GenMessage<GetBatchReportResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_job_store, 50);
 
 /**
  * @generated from enum jobkeep.v1.JobState
@@ -1101,6 +1999,40 @@ export const JobTypeSchema: GenEnum<JobType> = /*@__PURE__*/
   enumDesc(file_jobkeep_v1_job_store, 1);
 
 /**
+ * What a create does when a live job of the namespace already has its dedupe key.
+ *
+ * @generated from enum jobkeep.v1.OnDuplicate
+ */
+export enum OnDuplicate {
+  /**
+   * The same as ON_DUPLICATE_FAIL.
+   *
+   * @generated from enum value: ON_DUPLICATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * ALREADY_EXISTS, naming the live job.
+   *
+   * @generated from enum value: ON_DUPLICATE_FAIL = 1;
+   */
+  FAIL = 1,
+
+  /**
+   * Returns the live job, unchanged, and creates nothing.
+   *
+   * @generated from enum value: ON_DUPLICATE_RETURN_EXISTING = 2;
+   */
+  RETURN_EXISTING = 2,
+}
+
+/**
+ * Describes the enum jobkeep.v1.OnDuplicate.
+ */
+export const OnDuplicateSchema: GenEnum<OnDuplicate> = /*@__PURE__*/
+  enumDesc(file_jobkeep_v1_job_store, 2);
+
+/**
  * @generated from enum jobkeep.v1.JobOrder
  */
 export enum JobOrder {
@@ -1126,7 +2058,7 @@ export enum JobOrder {
  * Describes the enum jobkeep.v1.JobOrder.
  */
 export const JobOrderSchema: GenEnum<JobOrder> = /*@__PURE__*/
-  enumDesc(file_jobkeep_v1_job_store, 2);
+  enumDesc(file_jobkeep_v1_job_store, 3);
 
 /**
  * @generated from enum jobkeep.v1.JobEventType
@@ -1166,13 +2098,20 @@ export enum JobEventType {
    * @generated from enum value: JOB_EVENT_TYPE_EXECUTION_UPDATED = 6;
    */
   EXECUTION_UPDATED = 6,
+
+  /**
+   * The last non-terminal job of a batch ended; `batch_id` names the batch and `job_id` that job.
+   *
+   * @generated from enum value: JOB_EVENT_TYPE_BATCH_COMPLETED = 7;
+   */
+  BATCH_COMPLETED = 7,
 }
 
 /**
  * Describes the enum jobkeep.v1.JobEventType.
  */
 export const JobEventTypeSchema: GenEnum<JobEventType> = /*@__PURE__*/
-  enumDesc(file_jobkeep_v1_job_store, 3);
+  enumDesc(file_jobkeep_v1_job_store, 4);
 
 /**
  * Jobs, their history and the requester's view of their executions, kept in the requester
@@ -1291,6 +2230,103 @@ export const JobStore: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchJobsRequestSchema;
     output: typeof WatchJobsResponseSchema;
+  },
+  /**
+   * Work queues. Takes the head of a queue (the highest-priority, then oldest, QUEUED job whose
+   * retry time has come), moves it to RUNNING and binds it to the caller's lease. When that
+   * lease ends, the job returns to its queue, or goes to FAILED once it is out of retries.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.ClaimJob
+   */
+  claimJob: {
+    methodKind: "unary";
+    input: typeof ClaimJobRequestSchema;
+    output: typeof ClaimJobResponseSchema;
+  },
+  /**
+   * Moves one job to HELD, remembering where it was; a RUNNING job loses its claim.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.HoldJob
+   */
+  holdJob: {
+    methodKind: "unary";
+    input: typeof HoldJobRequestSchema;
+    output: typeof HoldJobResponseSchema;
+  },
+  /**
+   * Returns a HELD job to the state it was held from (QUEUED for a job held while RUNNING).
+   *
+   * @generated from rpc jobkeep.v1.JobStore.ReleaseJob
+   */
+  releaseJob: {
+    methodKind: "unary";
+    input: typeof ReleaseJobRequestSchema;
+    output: typeof ReleaseJobResponseSchema;
+  },
+  /**
+   * Holds a whole queue: ClaimJob hands out nothing from it until it is released. Its jobs keep
+   * their state and their place.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.HoldQueue
+   */
+  holdQueue: {
+    methodKind: "unary";
+    input: typeof HoldQueueRequestSchema;
+    output: typeof HoldQueueResponseSchema;
+  },
+  /**
+   * @generated from rpc jobkeep.v1.JobStore.ReleaseQueue
+   */
+  releaseQueue: {
+    methodKind: "unary";
+    input: typeof ReleaseQueueRequestSchema;
+    output: typeof ReleaseQueueResponseSchema;
+  },
+  /**
+   * @generated from rpc jobkeep.v1.JobStore.ListQueueHolds
+   */
+  listQueueHolds: {
+    methodKind: "unary";
+    input: typeof ListQueueHoldsRequestSchema;
+    output: typeof ListQueueHoldsResponseSchema;
+  },
+  /**
+   * Batches. Creates a batch and all its jobs in one transaction: the bulk path.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.CreateBatch
+   */
+  createBatch: {
+    methodKind: "unary";
+    input: typeof CreateBatchRequestSchema;
+    output: typeof CreateBatchResponseSchema;
+  },
+  /**
+   * Reads a batch with its job counts per state.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.GetBatch
+   */
+  getBatch: {
+    methodKind: "unary";
+    input: typeof GetBatchRequestSchema;
+    output: typeof GetBatchResponseSchema;
+  },
+  /**
+   * @generated from rpc jobkeep.v1.JobStore.ListBatches
+   */
+  listBatches: {
+    methodKind: "unary";
+    input: typeof ListBatchesRequestSchema;
+    output: typeof ListBatchesResponseSchema;
+  },
+  /**
+   * A batch's status report: its counts and its FAILED jobs with their messages.
+   *
+   * @generated from rpc jobkeep.v1.JobStore.GetBatchReport
+   */
+  getBatchReport: {
+    methodKind: "unary";
+    input: typeof GetBatchReportRequestSchema;
+    output: typeof GetBatchReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobkeep_v1_job_store, 0);

@@ -1,0 +1,93 @@
+import { invalidArgument } from '@jobkeep/errors';
+import type { BatchQuery, BatchReport, BatchReportQuery, BatchStore, CreateBatchInput, CreatedBatch } from './batch-store.js';
+import { MAX_BATCH_JOBS } from './batch-store.js';
+import { selectBatchInTx, selectBatchesInTx, selectFailedJobsInTx } from './batch-reads.js';
+import { insertBatchInTx, type NewBatch } from './batch-writes.js';
+import type { CoordinationDatabase } from './coordination-database.js';
+import type { DatabasePool } from './database-pool.js';
+import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identifiers.js';
+import type { Batch } from './job-model.js';
+import type { Page } from './job-store.js';
+import { checkLabels, checkNamespace, checkNewJob, checkRequestId } from './job-validation.js';
+import { findRequestInTx, insertJobInTx, recordRequestInTx } from './job-writes.js';
+import { checkLockGuard, writeGuarded } from './lock-guard-check.js';
+import type { NodeDatabase } from './node-database.js';
+import { checkPageSize } from './page-token.js';
+import { selectHistoryHead } from './history-reads.js';
+
+/**
+ * Batches on SQLite. CreateBatch is the bulk path: the batch and all its jobs in one
+ * transaction, so one commit (one fsync) carries thousands of jobs.
+ */
+export class SqliteBatches implements BatchStore {
+  constructor(
+    private readonly pool: DatabasePool,
+    private readonly coordination: CoordinationDatabase,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private database(nodeId: string, create = false): NodeDatabase {
+    return this.pool.get('requester', checkNodeId(nodeId), create);
+  }
+
+  async createBatch(nodeId: string, input: CreateBatchInput): Promise<CreatedBatch> {
+    checkNodeId(nodeId);
+    if (input.jobs.length > MAX_BATCH_JOBS) {
+      throw invalidArgument(`a batch is created with at most ${MAX_BATCH_JOBS} jobs per call, not ${input.jobs.length}; add more with CreateJob and its batch_id`);
+    }
+    const batch: NewBatch = {
+      id: input.id === undefined || input.id === '' ? undefined : checkIdentifier('batch id', input.id),
+      namespace: checkNamespace(input.namespace),
+      labels: checkLabels(input.labels ?? {}, 'a batch'),
+    };
+    const requestId = checkRequestId(input.requestId);
+    const jobs = input.jobs.map((job, index) => {
+      try {
+        return checkNewJob({ ...job, namespace: job.namespace || batch.namespace });
+      } catch (error) {
+        if (error instanceof Error) error.message = `jobs[${index}]: ${error.message}`;
+        throw error;
+      }
+    });
+    const onDuplicate = input.onDuplicate ?? 'fail';
+    const guard = checkLockGuard(input.lockGuard);
+    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, true), (db, now) => {
+      const earlier = findRequestInTx(db, requestId, 'batch');
+      if (earlier !== undefined) {
+        const ids = db.statement('SELECT id FROM jobs WHERE batch_id = ? ORDER BY create_revision').all(earlier) as { id: string }[];
+        return { batch: selectBatchInTx(db, earlier), jobIds: ids.map((row) => row.id), revision: selectHistoryHead(db, 'requester') };
+      }
+      const id = insertBatchInTx(db, batch, now);
+      const jobIds = jobs.map((job) => insertJobInTx(db, { ...job, batchId: id }, onDuplicate, now).id);
+      recordRequestInTx(db, requestId, 'batch', id, now);
+      return { batch: selectBatchInTx(db, id), jobIds, revision: selectHistoryHead(db, 'requester') };
+    });
+  }
+
+  async getBatch(nodeId: string, batchId: string): Promise<Batch> {
+    checkNodeId(nodeId);
+    const id = checkIdentifier('batch_id', batchId);
+    const db = this.database(nodeId);
+    return db.read(() => selectBatchInTx(db, id));
+  }
+
+  async listBatches(nodeId: string, query: BatchQuery): Promise<Page<Batch>> {
+    checkNodeId(nodeId);
+    const namespace = checkOptionalIdentifier('namespace', query.namespace);
+    const pageSize = checkPageSize(query.pageSize);
+    const db = this.database(nodeId);
+    return db.read(() => selectBatchesInTx(db, namespace, pageSize, query.pageToken));
+  }
+
+  async getBatchReport(nodeId: string, query: BatchReportQuery): Promise<BatchReport> {
+    checkNodeId(nodeId);
+    const id = checkIdentifier('batch_id', query.batchId);
+    const pageSize = checkPageSize(query.pageSize);
+    const db = this.database(nodeId);
+    return db.read(() => {
+      const batch = selectBatchInTx(db, id);
+      const failed = selectFailedJobsInTx(db, id, pageSize, query.pageToken);
+      return { batch, failedJobs: failed.items, nextPageToken: failed.nextPageToken };
+    });
+  }
+}
