@@ -64,6 +64,34 @@ describe('createJobStoreClient', () => {
     expect(seen[1]).toBe(seen[0]);
   });
 
+  it('retries a batch create refused with UNAVAILABLE, with the same request id', async () => {
+    const seen: string[] = [];
+    const client = await serve({
+      async createBatch(request) {
+        seen.push(request.requestId);
+        if (seen.length === 1) throw new JobkeepError('UNAVAILABLE', 'restarting');
+        return { batch: { id: 'b-1' }, jobIds: ['j-1'] };
+      },
+    });
+    const { batch } = await client.createBatch({ nodeId: 'n', jobs: [{}] });
+    expect(batch?.id).toBe('b-1');
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen[1]).toBe(seen[0]);
+  });
+
+  it('never repeats a claim, whose lost reply would leave a second job claimed', async () => {
+    let attempts = 0;
+    const client = await serve({
+      async claimJob() {
+        attempts++;
+        throw new JobkeepError('UNAVAILABLE', 'restarting');
+      },
+    });
+    await expect(client.claimJob({ nodeId: 'n', queue: 'q', leaseId: 1n })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(attempts).toBe(1);
+  });
+
   it('does not repeat a state change, which is not safe to repeat', async () => {
     let attempts = 0;
     const client = await serve({

@@ -43,8 +43,10 @@ const withRequestId = <R extends { requestId?: string }>(request: R): R => ({ ..
 /**
  * A client of jobkeep.v1.JobStore at `target` (host:port). Every call has a deadline (10 s
  * unless the options or the call say otherwise). Creates without a request id get one, so
- * that a create retried after a lost reply returns the job it made instead of a twin; reads and
- * creates are retried on UNAVAILABLE, other writes are not.
+ * that a create retried after a lost reply returns the job it made instead of a twin; reads,
+ * creates and holds of queues are retried on UNAVAILABLE, other writes are not. ClaimJob is
+ * never retried: a claim whose reply was lost stays with the caller's lease, and returns to
+ * its queue when that lease ends.
  */
 export function createJobStoreClient(target: string, options: JobkeepClientOptions = {}): JobStoreClient {
   const client = clientWithRetries(JobStore, target, options, [
@@ -54,11 +56,19 @@ export function createJobStoreClient(target: string, options: JobkeepClientOptio
     'ListExecutions',
     'CreateJob',
     'CreateExecution',
+    'CreateBatch',
+    'GetBatch',
+    'ListBatches',
+    'GetBatchReport',
+    'HoldQueue',
+    'ReleaseQueue',
+    'ListQueueHolds',
   ]);
   return {
     ...client,
     createJob: (request, callOptions) => client.createJob(withRequestId(request), callOptions),
     createExecution: (request, callOptions) => client.createExecution(withRequestId(request), callOptions),
+    createBatch: (request, callOptions) => client.createBatch(withRequestId(request), callOptions),
   };
 }
 

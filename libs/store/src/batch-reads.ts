@@ -46,10 +46,8 @@ export function selectBatchesInTx(db: NodeDatabase, namespace: string, pageSize:
   const after = [cursor?.after[0] ?? -1, cursor?.after[1] ?? ''];
   const rows = (
     namespace === ''
-      ? db.statement(`SELECT ${BATCH_COLUMNS} FROM batches WHERE (create_time, id) > (?, ?) ORDER BY create_time, id LIMIT ?`).all(...after, pageSize + 1)
-      : db
-          .statement(`SELECT ${BATCH_COLUMNS} FROM batches WHERE namespace = ? AND (create_time, id) > (?, ?) ORDER BY create_time, id LIMIT ?`)
-          .all(namespace, ...after, pageSize + 1)
+      ? db.statement(BATCH_PAGE_SQL.all).all(...after, pageSize + 1)
+      : db.statement(BATCH_PAGE_SQL.namespace).all(namespace, ...after, pageSize + 1)
   ) as BatchRow[];
   return pageOf(rows, pageSize, (row) => batchFromRow(db, row), (row) => ({ after: [row.create_time, row.id] }), fingerprint);
 }
@@ -64,16 +62,21 @@ interface FailedJobRow {
   create_revision: number;
 }
 
-/** One page of the batch's FAILED jobs, oldest first, from `jobs_by_batch_state`. */
+/** A page of a batch's FAILED jobs, oldest first, from `jobs_by_batch_state`. */
+export const FAILED_JOBS_SQL = `SELECT id, name, queue, state_message, retry_count, modify_time, create_revision FROM jobs
+  WHERE batch_id = ? AND batch_id <> '' AND state = 'FAILED' AND create_revision > ? ORDER BY create_revision LIMIT ?`;
+
+/** Batches oldest first, all of them or one namespace's. */
+export const BATCH_PAGE_SQL = {
+  all: `SELECT ${BATCH_COLUMNS} FROM batches WHERE (create_time, id) > (?, ?) ORDER BY create_time, id LIMIT ?`,
+  namespace: `SELECT ${BATCH_COLUMNS} FROM batches WHERE namespace = ? AND (create_time, id) > (?, ?) ORDER BY create_time, id LIMIT ?`,
+};
+
+/** One page of the batch's FAILED jobs. */
 export function selectFailedJobsInTx(db: NodeDatabase, batchId: string, pageSize: number, pageToken: string | undefined): Page<FailedJob> {
   const fingerprint = queryFingerprint(['batch-report', batchId]);
   const cursor = decodePageToken(pageToken, fingerprint);
-  const rows = db
-    .statement(
-      `SELECT id, name, queue, state_message, retry_count, modify_time, create_revision FROM jobs
-       WHERE batch_id = ? AND state = 'FAILED' AND create_revision > ? ORDER BY create_revision LIMIT ?`,
-    )
-    .all(batchId, cursor?.after[0] ?? 0, pageSize + 1) as FailedJobRow[];
+  const rows = db.statement(FAILED_JOBS_SQL).all(batchId, cursor?.after[0] ?? 0, pageSize + 1) as FailedJobRow[];
   return pageOf(
     rows,
     pageSize,

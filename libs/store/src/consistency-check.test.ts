@@ -86,6 +86,26 @@ describe('checkNodeDatabase', () => {
     expect(checkNodeDatabase('requester', requester)).toEqual([]);
   });
 
+  it('reports batch counts that differ from the jobs, and batches completed too early or never', async () => {
+    const storage = temp.open();
+    const { batch, jobIds } = await storage.batches.createBatch('node-2', { id: 'b-1', jobs: [{ state: 'QUEUED' }, { state: 'QUEUED' }] });
+    const other = await storage.batches.createBatch('node-2', { id: 'b-2', jobs: [{}] });
+    await storage.jobStore.updateJobState('node-2', { jobId: jobIds[0]!, newState: 'CANCELLED' });
+    await storage.jobStore.updateJobState('node-2', { jobId: other.jobIds[0]!, newState: 'CANCELLED' });
+    const file = storage.locations.nodeDatabasePath('requester', 'node-2');
+    expect(checkNodeDatabase('requester', file)).toEqual([]);
+    storage.close();
+
+    damage(file, `UPDATE batch_state_counts SET count = 5 WHERE batch_id = '${batch.id}' AND state = 'QUEUED'`);
+    damage(file, `UPDATE batches SET complete_revision = 1 WHERE id = '${batch.id}'`);
+    damage(file, `UPDATE batches SET complete_revision = NULL WHERE id = 'b-2'`);
+    expect(checkNodeDatabase('requester', file)).toEqual([
+      { check: 'counters', message: 'batch_state_counts says batch b-1 has 5 QUEUED jobs, but it has 1' },
+      { check: 'batches', message: 'batch b-1 is completed but still has jobs that have not ended' },
+      { check: 'batches', message: 'every job of batch b-2 has ended, but the batch was never completed' },
+    ]);
+  });
+
   it('reports broken foreign keys and a damaged index', async () => {
     const storage = temp.open();
     const { compute } = await populate(storage);

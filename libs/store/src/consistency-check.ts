@@ -7,7 +7,7 @@ import { STATE_COUNTERS, readStateCounters } from './state-counters.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 
 export interface ConsistencyProblem {
-  check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions';
+  check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions' | 'batches';
   message: string;
 }
 
@@ -73,7 +73,7 @@ function checkContent(db: SqliteDatabase, kind: NodeDatabaseKind): ConsistencyPr
     // the server has migrated it, a newer one by the jobkeep that wrote it.
     return [{ check: 'schema', message: `schema version ${version}, not the ${expected} this jobkeep checks` }];
   }
-  return [...checkCounters(db, kind), ...checkRevisions(db, kind)];
+  return [...checkCounters(db, kind), ...checkRevisions(db, kind), ...(kind === 'requester' ? checkBatches(db) : [])];
 }
 
 function checkCounters(db: SqliteDatabase, kind: NodeDatabaseKind): ConsistencyProblem[] {
@@ -109,6 +109,45 @@ function checkRevisions(db: SqliteDatabase, kind: NodeDatabaseKind): Consistency
     if (missing.length > MAX_LISTED) {
       problems.push({ check: 'revisions', message: `and more ${table} whose revision has no history row; only the first ${MAX_LISTED} are listed` });
     }
+  }
+  return problems;
+}
+
+/**
+ * Batches: their per-state counts equal a count of their jobs, a completed batch has no live
+ * job, and a batch whose jobs have all ended has been completed (its BATCH_COMPLETED written).
+ */
+function checkBatches(db: SqliteDatabase): ConsistencyProblem[] {
+  const mismatches = db
+    .prepare(
+      `WITH actual AS (SELECT batch_id, state, count(*) AS count FROM jobs WHERE batch_id <> '' GROUP BY batch_id, state),
+            stored AS (SELECT batch_id, state, count FROM batch_state_counts WHERE count <> 0)
+       SELECT coalesce(a.batch_id, s.batch_id) AS batch_id, coalesce(a.state, s.state) AS state,
+              coalesce(s.count, 0) AS counted, coalesce(a.count, 0) AS present
+       FROM actual a FULL OUTER JOIN stored s ON s.batch_id = a.batch_id AND s.state = a.state
+       WHERE coalesce(s.count, 0) <> coalesce(a.count, 0) ORDER BY 1, 2 LIMIT ?`,
+    )
+    .all(MAX_LISTED) as { batch_id: string; state: string; counted: number; present: number }[];
+  const problems: ConsistencyProblem[] = mismatches.map((row) => ({
+    check: 'counters',
+    message: `batch_state_counts says batch ${row.batch_id} has ${row.counted} ${row.state} jobs, but it has ${row.present}`,
+  }));
+  const live = `SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.state IN ('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
+  const wrong = db
+    .prepare(
+      `SELECT id, complete_revision IS NOT NULL AS completed FROM batches b
+       WHERE (complete_revision IS NOT NULL AND EXISTS (${live}))
+          OR (complete_revision IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.batch_id = b.id) AND NOT EXISTS (${live}))
+       ORDER BY id LIMIT ?`,
+    )
+    .all(MAX_LISTED) as { id: string; completed: number }[];
+  for (const batch of wrong) {
+    problems.push({
+      check: 'batches',
+      message: batch.completed
+        ? `batch ${batch.id} is completed but still has jobs that have not ended`
+        : `every job of batch ${batch.id} has ended, but the batch was never completed`,
+    });
   }
   return problems;
 }

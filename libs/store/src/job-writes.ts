@@ -118,15 +118,13 @@ export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
   return { id, existing: false };
 }
 
-/** The namespace's non-terminal job with this dedupe key, served by the partial unique index. */
+/** The namespace's non-terminal job with a dedupe key; its terms match the partial unique index's. */
+export const LIVE_DEDUPE_KEY_SQL = `SELECT id, state FROM jobs WHERE namespace = ? AND dedupe_key = ? AND dedupe_key IS NOT NULL
+  AND state NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
+
 function liveJobWithDedupeKeyInTx(db: NodeDatabase, namespace: string, key: string): { id: string; state: string } | undefined {
   if (key === '') return undefined;
-  return db
-    .statement(
-      `SELECT id, state FROM jobs WHERE namespace = ? AND dedupe_key = ? AND dedupe_key IS NOT NULL
-         AND state NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`,
-    )
-    .get(namespace, key) as { id: string; state: string } | undefined;
+  return db.statement(LIVE_DEDUPE_KEY_SQL).get(namespace, key) as { id: string; state: string } | undefined;
 }
 
 function writeLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {

@@ -55,6 +55,11 @@ export const WORK_QUEUES_AND_BATCHES = `
   -- Jobs that named a batch before batches existed get one.
   INSERT INTO batches (id, namespace, labels, create_time)
     SELECT batch_id, min(namespace), '{}', min(create_time) FROM jobs WHERE batch_id <> '' GROUP BY batch_id;
+  -- Those whose jobs had all ended are complete, as of their last job's change.
+  UPDATE batches SET
+    complete_revision = (SELECT max(revision) FROM jobs WHERE batch_id = batches.id),
+    complete_time = (SELECT max(modify_time) FROM jobs WHERE batch_id = batches.id)
+  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = batches.id AND state IN ('PENDING', 'QUEUED', 'RUNNING', 'HELD'));
 
   CREATE TABLE batch_state_counts (
     batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,

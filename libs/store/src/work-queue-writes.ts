@@ -23,6 +23,13 @@ export interface ClaimOutcome {
   queueHeld: boolean;
 }
 
+/** The head of a queue (see claimJobInTx); exported for the query-plan test. */
+export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND queue = ? AND retry_time <= ?
+  ORDER BY priority DESC, create_revision LIMIT 1`;
+
+/** The jobs claimed under one lease. */
+export const CLAIMS_OF_LEASE_SQL = 'SELECT id FROM jobs WHERE claim_lease_id = ?';
+
 /**
  * Takes the head of the queue: the highest priority, then the oldest (lowest create revision),
  * QUEUED job whose retry time has come. `jobs_claim_order` holds the QUEUED jobs in exactly this
@@ -32,12 +39,7 @@ export interface ClaimOutcome {
 export function claimJobInTx(db: NodeDatabase, coordination: CoordinationDatabase, request: ClaimRequest, now: number): ClaimOutcome {
   requireLiveLeaseInTx(coordination, request.leaseId, now);
   if (selectQueueHoldInTx(db, request.queue) !== undefined) return { queueHeld: true };
-  const head = db
-    .statement(
-      `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND queue = ? AND retry_time <= ?
-       ORDER BY priority DESC, create_revision LIMIT 1`,
-    )
-    .get(request.queue, now) as { id: string } | undefined;
+  const head = db.statement(QUEUE_HEAD_SQL).get(request.queue, now) as { id: string } | undefined;
   if (head === undefined) return { queueHeld: false };
   const job = existingJobInTx(db, head.id);
   changeJobStateInTx(
@@ -60,7 +62,7 @@ export function claimJobInTx(db: NodeDatabase, coordination: CoordinationDatabas
  * stage that was interrupted. Returns how many jobs it touched.
  */
 export function returnClaimsInTx(db: NodeDatabase, leaseId: number, now: number): number {
-  const rows = db.statement(`SELECT id FROM jobs WHERE claim_lease_id = ?`).all(leaseId) as { id: string }[];
+  const rows = db.statement(CLAIMS_OF_LEASE_SQL).all(leaseId) as { id: string }[];
   for (const { id } of rows) {
     const job = existingJobInTx(db, id);
     const worker = job.claim?.worker === undefined || job.claim.worker === '' ? '' : ` of ${job.claim.worker}`;
