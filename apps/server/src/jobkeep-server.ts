@@ -120,6 +120,8 @@ async function shutdown(
     logger.warn('in-flight calls outlived the grace period; cancelling them');
     server.forceShutdown();
   }
+  // A revoke during the drain may have started handing claimed jobs back; let it finish.
+  await storage.claims.settled();
   // Every store call is one synchronous transaction, so once no call is in flight (and the
   // sweeper and retention are stopped) no transaction is either: the files can close.
   storage.close();

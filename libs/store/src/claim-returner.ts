@@ -40,24 +40,37 @@ export class ClaimReturner implements LeaseEndListener {
     return this.pass;
   }
 
+  /** Resolves once no pass is running: the server waits for it before closing the files. */
+  async settled(): Promise<void> {
+    await this.pass;
+  }
+
+  /**
+   * One pass. It never rejects, so that a failed pass does not stop the ones after it, and one
+   * database that cannot be reached does not keep the others' jobs from coming back.
+   */
   private async returnNow(): Promise<ClaimsReturned[]> {
-    const orphans = this.coordination
-      .statement('SELECT lease_id, node_id FROM lease_claims WHERE lease_id NOT IN (SELECT id FROM leases) ORDER BY lease_id, node_id')
-      .all() as { lease_id: number; node_id: string }[];
     const returned: ClaimsReturned[] = [];
-    for (const { lease_id: leaseId, node_id: nodeId } of orphans) {
-      try {
-        const jobs = await this.returnClaims(leaseId, nodeId);
-        this.coordination.write(() =>
-          this.coordination.statement('DELETE FROM lease_claims WHERE lease_id = ? AND node_id = ?').run(leaseId, nodeId),
-        );
-        returned.push({ leaseId, nodeId, jobs });
-      } catch (error) {
-        this.report(returned, error);
-        return returned;
+    let failure: unknown;
+    try {
+      const orphans = this.coordination
+        .statement('SELECT lease_id, node_id FROM lease_claims WHERE lease_id NOT IN (SELECT id FROM leases) ORDER BY lease_id, node_id')
+        .all() as { lease_id: number; node_id: string }[];
+      for (const { lease_id: leaseId, node_id: nodeId } of orphans) {
+        try {
+          const jobs = await this.returnClaims(leaseId, nodeId);
+          this.coordination.write(() =>
+            this.coordination.statement('DELETE FROM lease_claims WHERE lease_id = ? AND node_id = ?').run(leaseId, nodeId),
+          );
+          returned.push({ leaseId, nodeId, jobs });
+        } catch (error) {
+          failure ??= error;
+        }
       }
+    } catch (error) {
+      failure ??= error;
     }
-    if (returned.length > 0) this.report(returned);
+    if (returned.length > 0 || failure !== undefined) this.report(returned, failure);
     return returned;
   }
 
