@@ -31,6 +31,7 @@ describe('server settings', () => {
       jobRetention: {},
       executionRetention: {},
       retentionIntervalMs: 3_600_000,
+      maxMessageBytes: 16 * 1024 * 1024,
     });
   });
 

@@ -24,6 +24,8 @@ export interface ServerConfig {
   retentionIntervalMs: number;
   /** The longest the lease sweeper sleeps between looks for expired leases, in milliseconds. */
   leaseSweepIntervalMs: number;
+  /** The largest message the server takes or sends, in bytes. */
+  maxMessageBytes: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -121,6 +123,12 @@ export function serverCommand(): Command {
         .env('JOBKEEP_LEASE_SWEEP_INTERVAL_MS')
         .default(500)
         .argParser(milliseconds),
+    )
+    .addOption(
+      new Option('--max-message-bytes <n>', 'largest request or response, in bytes; larger ones get RESOURCE_EXHAUSTED (16 MiB fits a CreateBatch of 10,000 jobs of 1.6 KB)')
+        .env('JOBKEEP_MAX_MESSAGE_BYTES')
+        .default(16 * 1024 * 1024)
+        .argParser(positiveInteger),
     )
     .showHelpAfterError();
 }

@@ -189,8 +189,10 @@ export function updateJobStateInTx(
 ): Job {
   const job = existingJobInTx(db, input.jobId);
   checkWriteConditions(`job ${job.id}`, job, { states: input.expectedStates, revision: input.expectedRevision });
-  checkJobTransition(job.id, job.state, input.newState, job.revision);
+  // The claim first: a claimer whose claim has ended learns that (ABORTED), whatever the job
+  // has become since.
   checkClaimInTx(coordination, job, input.claim, input.newState, now);
+  checkJobTransition(job.id, job.state, input.newState, job.revision);
   changeJobStateInTx(db, job, stateChangeOf(job, input, now), now);
   return existingJobInTx(db, job.id);
 }
