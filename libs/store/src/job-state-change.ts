@@ -75,7 +75,8 @@ export function retryOrFail(job: Job, reason: string, now: number): JobStateChan
     return { newState: 'FAILED', message: `${reason}; out of retries (${job.retryCount} of ${maxRetries} used)` };
   }
   const retry = job.retryCount + 1;
-  const waitMs = Math.min(backoffMs * 2 ** (retry - 1), maxBackoffMs);
+  // The exponent stops at 31: past it every wait is the cap anyway, and 0 × 2^1024 would be NaN.
+  const waitMs = Math.min(backoffMs * 2 ** Math.min(retry - 1, 31), maxBackoffMs);
   return {
     newState: 'QUEUED',
     message: `${reason}; retry ${retry} of ${maxRetries} after ${waitMs} ms`,

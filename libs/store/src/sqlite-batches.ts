@@ -8,7 +8,7 @@ import type { DatabasePool } from './database-pool.js';
 import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identifiers.js';
 import type { Batch } from './job-model.js';
 import type { Page } from './job-store.js';
-import { checkLabels, checkNamespace, checkNewJob, checkRequestId } from './job-validation.js';
+import { checkLabels, checkNamespace, checkNewJob, checkOneOf, checkRequestId } from './job-validation.js';
 import { findRequestInTx, insertJobInTx, recordRequestInTx } from './job-writes.js';
 import { checkLockGuard, writeGuarded } from './lock-guard-check.js';
 import type { NodeDatabase } from './node-database.js';
@@ -49,7 +49,7 @@ export class SqliteBatches implements BatchStore {
         throw error;
       }
     });
-    const onDuplicate = input.onDuplicate ?? 'fail';
+    const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
     return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, true), (db, now) => {
       const earlier = findRequestInTx(db, requestId, 'batch');

@@ -11,7 +11,11 @@ import { openStorage, type Storage, type StorageSettings } from '../storage.js';
  */
 export function useTempStorage(
   lifetime: 'perTest' | 'perFile' = 'perTest',
+  options: { memoryFilesystem?: boolean } = {},
 ): { open: (settings?: Partial<StorageSettings>) => Storage; dir: () => string; root: () => string } {
+  // A test that asserts order at scale, not durability, may keep its files on tmpfs, where an
+  // fsync costs nothing; they are real SQLite files all the same.
+  const base = options.memoryFilesystem && fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   let root: string | undefined;
   const opened: Storage[] = [];
   (lifetime === 'perTest' ? afterEach : afterAll)(() => {
@@ -19,7 +23,7 @@ export function useTempStorage(
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
     root = undefined;
   });
-  const currentRoot = () => (root ??= fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-store-')));
+  const currentRoot = () => (root ??= fs.mkdtempSync(path.join(base, 'jobkeep-store-')));
   const current = () => path.join(currentRoot(), 'data');
   return {
     root: currentRoot,
