@@ -30,12 +30,13 @@ export class SqliteWorkQueues implements WorkQueueStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private database(nodeId: string): NodeDatabase {
-    return this.pool.get('requester', checkNodeId(nodeId), false);
+  /** The node's database; only holding a queue may bring it into being. */
+  private database(nodeId: string, create = false): NodeDatabase {
+    return this.pool.get('requester', checkNodeId(nodeId), create);
   }
 
-  private write<T>(nodeId: string, guard: LockGuard | undefined, work: (db: NodeDatabase, now: number) => T): Promise<T> {
-    return writeGuarded(this.coordination, checkLockGuard(guard), this.now, () => this.database(nodeId), work);
+  private write<T>(nodeId: string, guard: LockGuard | undefined, work: (db: NodeDatabase, now: number) => T, create = false): Promise<T> {
+    return writeGuarded(this.coordination, checkLockGuard(guard), this.now, () => this.database(nodeId, create), work);
   }
 
   async claimJob(nodeId: string, input: ClaimJobInput): Promise<ClaimedJob> {
@@ -80,7 +81,8 @@ export class SqliteWorkQueues implements WorkQueueStore {
     checkNodeId(nodeId);
     const queue = checkOptionalIdentifier('queue', input.queue);
     const message = checkMessage(input.message);
-    return this.write(nodeId, input.lockGuard, (db, now) => holdQueueInTx(db, queue, message, now));
+    // A queue may be held before its first job arrives, as an operator readies a node.
+    return this.write(nodeId, input.lockGuard, (db, now) => holdQueueInTx(db, queue, message, now), true);
   }
 
   async releaseQueue(nodeId: string, queue: string, lockGuard?: LockGuard): Promise<boolean> {

@@ -592,6 +592,15 @@ describe('work queues', () => {
       expect(await storage.workQueues.releaseQueue(NODE, 'never-held')).toBe(false);
     });
 
+    it('holds a queue of a node that has no database yet, creating it, so that its first jobs wait', async () => {
+      const { storage } = openClocked();
+      await storage.workQueues.holdQueue('fresh-node', { queue: 'ingest', message: 'not before the upgrade' });
+      await storage.jobStore.createJob('fresh-node', { state: 'QUEUED', queue: 'ingest' });
+      const lease = await storage.leaseStore.grant(60);
+      expect(await claim(storage, lease.id, 'ingest', undefined, 'fresh-node')).toEqual({ queueHeld: true });
+      expect(await rejection(storage.workQueues.releaseQueue('other-node', 'ingest'), 'NOT_FOUND')).toContain('other-node');
+    });
+
     it('holds the default queue when given the empty queue name', async () => {
       const { storage } = openClocked();
       await queued(storage);
