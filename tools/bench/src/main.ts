@@ -3,29 +3,33 @@ import { grpcBench } from './grpc-bench.js';
 import { lockBench } from './lock-bench.js';
 import { markdownTable, type Measurement } from './measure.js';
 import { openBench } from './open-bench.js';
+import { queueBench } from './queue-bench.js';
 import { storeBench } from './store-bench.js';
 
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open and locks (all by default).
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks and queues (all by default).
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
 const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
 const locks = cases.has('locks') ? await lockBench(scale) : [];
+const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}`);
-const sections: [string, Measurement[]][] = [
+const sections: [title: string, results: Measurement[], itemName?: string][] = [
   ['Store, in process', store],
   ['gRPC, server in its own process, one client process', grpc],
   [`Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)`, open.results],
   ['Locks, server in its own process, one client process', locks],
+  ['Work queues: ClaimJob by queue depth, store in process and gRPC (server in its own process)', queues.claims],
+  ['Bulk create: jobs per second, store in process and gRPC (server in its own process)', queues.bulk, 'jobs'],
 ];
-for (const [title, results] of sections) {
-  if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results)}`);
+for (const [title, results, itemName] of sections) {
+  if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);
 }

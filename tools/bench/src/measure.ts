@@ -9,6 +9,8 @@ export interface Measurement {
   p99Ms: number;
   /** CPU time the measured server process spent per operation, when one was watched. */
   serverCpuUsPerOp?: number;
+  /** Items (jobs, say) each operation carries, when an operation carries more than one. */
+  itemsPerOp?: number;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface Measurement {
  */
 export async function measure(
   name: string,
-  options: { ops: number; warmup: number; concurrency: number; serverPid?: number },
+  options: { ops: number; warmup: number; concurrency: number; serverPid?: number; itemsPerOp?: number },
   operation: (index: number) => Promise<unknown>,
 ): Promise<Measurement> {
   await runConcurrently(options.warmup, options.concurrency, operation, []);
@@ -36,6 +38,7 @@ export async function measure(
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     serverCpuUsPerOp: cpuMs === undefined ? undefined : (cpuMs * 1000) / options.ops,
+    itemsPerOp: options.itemsPerOp,
   };
 }
 
@@ -67,12 +70,28 @@ export function processCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-export function markdownTable(measurements: Measurement[]): string {
-  const rows = measurements.map(
-    (m) =>
-      `| ${m.name} | ${m.ops} | ${Math.round(m.opsPerSecond)} | ${m.p50Ms.toFixed(2)} | ${m.p99Ms.toFixed(2)} | ${
-        m.serverCpuUsPerOp === undefined ? '' : Math.round(m.serverCpuUsPerOp)
-      } |`,
-  );
-  return ['| case | ops | ops/s | p50 ms | p99 ms | server CPU µs/op |', '| --- | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+/**
+ * One row per measurement. When any of them carries `itemsPerOp`, two columns follow: items per
+ * operation and items per second (headed with `itemName`, e.g. "jobs").
+ */
+export function markdownTable(measurements: Measurement[], itemName = 'items'): string {
+  const withItems = measurements.some((m) => m.itemsPerOp !== undefined);
+  const rows = measurements.map((m) => {
+    const cells = [
+      m.name,
+      String(m.ops),
+      String(Math.round(m.opsPerSecond)),
+      m.p50Ms.toFixed(2),
+      m.p99Ms.toFixed(2),
+      m.serverCpuUsPerOp === undefined ? '' : String(Math.round(m.serverCpuUsPerOp)),
+    ];
+    if (withItems) {
+      const perOp = m.itemsPerOp ?? 1;
+      cells.push(String(perOp), String(Math.round(m.opsPerSecond * perOp)));
+    }
+    return `| ${cells.join(' | ')} |`;
+  });
+  const header = ['case', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'server CPU µs/op', ...(withItems ? [`${itemName}/op`, `${itemName}/s`] : [])];
+  const align = ['---', ...header.slice(1).map(() => '---:')];
+  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
 }
