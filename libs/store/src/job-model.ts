@@ -31,7 +31,7 @@ export interface Job {
   /** Unique among the namespace's non-terminal jobs; empty when the job has none. */
   dedupeKey: string;
   retryPolicy: RetryPolicy;
-  /** When a QUEUED job waiting out its backoff may be claimed again; 0 when it may be now. */
+  /** When a job given back for a retry may be claimed again; 0 before its first retry and once claimed again. */
   retryTime: number;
   /** The queue (pipeline stage) whose work the job last finished. */
   lastSuccessfulQueue: string;

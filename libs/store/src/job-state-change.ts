@@ -39,22 +39,26 @@ export function changeJobStateInTx(db: NodeDatabase, job: Job, change: JobStateC
     time: now,
   });
   const claim = change.newState === 'RUNNING' ? (change.claim ?? job.claim) : undefined;
+  const retryTime = change.retryTime ?? job.retryTime;
   db.statement(
     `UPDATE jobs SET state = ?, state_message = ?, queue = ?, retry_count = ?, retry_time = ?, last_successful_queue = ?,
-       held_from = ?, claim_lease_id = ?, claim_token = ?, claim_worker = ?, claim_time = ?, revision = ?, modify_time = ?
+       held_from = ?, claim_lease_id = ?, claim_token = ?, claim_worker = ?, claim_time = ?, in_backoff = ?, revision = ?,
+       modify_time = ?
      WHERE id = ?`,
   ).run(
     change.newState,
     change.message,
     change.queue ?? job.queue,
     change.retryCount ?? job.retryCount,
-    change.retryTime ?? job.retryTime,
+    retryTime,
     change.lastSuccessfulQueue ?? job.lastSuccessfulQueue,
     change.newState === 'HELD' ? (change.heldFrom ?? null) : null,
     claim?.leaseId ?? null,
     claim === undefined ? null : change.claim !== undefined ? revision : (job.claim?.token ?? null),
     claim?.worker ?? null,
     claim === undefined ? null : change.claim !== undefined ? now : (job.claim?.claimTime ?? null),
+    // A QUEUED job whose retry time is still to come waits in the backoff index, not the queue's.
+    change.newState === 'QUEUED' && retryTime > now ? 1 : 0,
     revision,
     now,
     job.id,

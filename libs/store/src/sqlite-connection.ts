@@ -21,6 +21,9 @@ export function openSqlite(file: string, create: boolean, options: ConnectionOpt
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    // Statement journals (one per insert that fires triggers) and sorts stay in memory, instead
+    // of a temporary file per transaction: they are small, and never needed after a crash.
+    db.pragma('temp_store = MEMORY');
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     return db;
   } catch (error) {

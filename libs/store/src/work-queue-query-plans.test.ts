@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BATCH_PAGE_SQL, FAILED_JOBS_SQL } from './batch-reads.js';
 import { LIVE_DEDUPE_KEY_SQL } from './job-writes.js';
 import { useTempStorage } from './test-support/temp-storage.js';
-import { CLAIMS_OF_LEASE_SQL, QUEUE_HEAD_SQL } from './work-queue-writes.js';
+import { BACKOFF_ENDED_SQL, CLAIMS_OF_LEASE_SQL, QUEUE_HEAD_SQL } from './work-queue-writes.js';
 
 /**
  * The statements of work queues and batches that run on every claim, lease end, create and
@@ -13,7 +13,8 @@ describe('work-queue and batch statements', () => {
   const temp = useTempStorage('perTest');
 
   const statements: [string, string, unknown[], string][] = [
-    ['the head of a queue', QUEUE_HEAD_SQL, ['q', 0], 'jobs_claim_order'],
+    ['the head of a queue', QUEUE_HEAD_SQL, ['q'], 'jobs_claim_order'],
+    ['the jobs of a queue whose backoff ended', BACKOFF_ENDED_SQL, ['q', 0], 'jobs_in_backoff'],
     ['the claims of a lease', CLAIMS_OF_LEASE_SQL, [1], 'jobs_by_claim_lease'],
     ['the live job with a dedupe key', LIVE_DEDUPE_KEY_SQL, ['default', 'k'], 'jobs_by_dedupe_key'],
     ['a page of a batch’s failed jobs', FAILED_JOBS_SQL, ['b-1', 0, 100], 'jobs_by_batch_state'],

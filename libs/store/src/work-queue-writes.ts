@@ -24,22 +24,29 @@ export interface ClaimOutcome {
 }
 
 /** The head of a queue (see claimJobInTx); exported for the query-plan test. */
-export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND queue = ? AND retry_time <= ?
+export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND in_backoff = 0 AND queue = ?
   ORDER BY priority DESC, create_revision LIMIT 1`;
+
+/** Jobs of a queue whose backoff has ended go back among those that may be claimed. */
+export const BACKOFF_ENDED_SQL = `UPDATE jobs INDEXED BY jobs_in_backoff SET in_backoff = 0
+  WHERE state = 'QUEUED' AND in_backoff = 1 AND queue = ? AND retry_time <= ?`;
 
 /** The jobs claimed under one lease. */
 export const CLAIMS_OF_LEASE_SQL = 'SELECT id FROM jobs WHERE claim_lease_id = ?';
 
 /**
  * Takes the head of the queue: the highest priority, then the oldest (lowest create revision),
- * QUEUED job whose retry time has come. `jobs_claim_order` holds the QUEUED jobs in exactly this
- * order, so the head is the first index entry not waiting out a backoff. One transaction at a
- * time runs on a database, so two claimers never take the same job.
+ * QUEUED job whose retry time has come. Jobs whose backoff has just ended join the claimable
+ * ones first (an index range, empty most of the time); then the head is the first entry of
+ * `jobs_claim_order`. One transaction at a time runs on a database, so two claimers never take
+ * the same job.
  */
 export function claimJobInTx(db: NodeDatabase, coordination: CoordinationDatabase, request: ClaimRequest, now: number): ClaimOutcome {
   requireLiveLeaseInTx(coordination, request.leaseId, now);
   if (selectQueueHoldInTx(db, request.queue) !== undefined) return { queueHeld: true };
-  const head = db.statement(QUEUE_HEAD_SQL).get(request.queue, now) as { id: string } | undefined;
+  // `in_backoff` is the store's bookkeeping, not the job's: it changes no revision.
+  db.statement(BACKOFF_ENDED_SQL).run(request.queue, now);
+  const head = db.statement(QUEUE_HEAD_SQL).get(request.queue) as { id: string } | undefined;
   if (head === undefined) return { queueHeld: false };
   const job = existingJobInTx(db, head.id);
   changeJobStateInTx(

@@ -177,6 +177,32 @@ describe('work queues', () => {
       clock.now = givenBack.retryTime;
       expect((await claimOne(storage, lease.id)).id).toBe(urgent.id);
     });
+
+    it('hands out jobs whose backoffs end at different times in queue order once each has ended, held ones included', async () => {
+      const { storage, clock } = openClocked();
+      const lease = await storage.leaseStore.grant(3600);
+      // 30 jobs of three priorities, each given back once with backoffs of 100 to 3,000 ms.
+      const jobs: Job[] = [];
+      for (let i = 0; i < 30; i++) jobs.push(await queued(storage, { priority: i % 3, retryPolicy: { backoffMs: 100 * (30 - i) } }));
+      for (let i = 0; i < 30; i++) {
+        const claimed = await claimOne(storage, lease.id);
+        await storage.jobStore.updateJobState(NODE, { jobId: claimed.id, newState: 'QUEUED', claim: proofOf(claimed) });
+      }
+      // Held while waiting, released before its backoff ends: it still waits for it.
+      const held = jobs[0]!;
+      await storage.workQueues.holdJob(NODE, { jobId: held.id });
+      await storage.workQueues.releaseJob(NODE, { jobId: held.id });
+      const ready = await queued(storage, { priority: -1 });
+      expect((await claimOne(storage, lease.id)).id).toBe(ready.id);
+      expect(await claim(storage, lease.id)).toEqual({ queueHeld: false });
+
+      // Half-way, the jobs with the shorter backoffs (the younger half) are ready, in queue order.
+      clock.now += 1500;
+      const byQueueOrder = (a: Job, b: Job) => b.priority - a.priority || jobs.indexOf(a) - jobs.indexOf(b);
+      expect(await drain(storage, lease.id)).toEqual(jobs.slice(15).sort(byQueueOrder).map((job) => job.id));
+      clock.now += 1500;
+      expect(await drain(storage, lease.id)).toEqual(jobs.slice(0, 15).sort(byQueueOrder).map((job) => job.id));
+    });
   });
 
   describe('when the lease of a claimer ends', () => {

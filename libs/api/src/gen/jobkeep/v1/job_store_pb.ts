@@ -128,8 +128,8 @@ export type Job = Message<"jobkeep.v1.Job"> & {
   retryPolicy?: RetryPolicy | undefined;
 
   /**
-   * Output only. When a QUEUED job waiting out its backoff may be claimed again; unset when
-   * it may be claimed now.
+   * Output only. When a job given back for a retry may be claimed again (the end of its
+   * backoff); unset before its first retry and once it has been claimed again.
    *
    * @generated from field: google.protobuf.Timestamp retry_time = 19;
    */
