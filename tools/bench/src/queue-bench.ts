@@ -51,6 +51,7 @@ export async function queueBench(scale: number): Promise<QueueBenchResults> {
   const storage = openStorage({ dataDir });
   try {
     claims.push(...(await claimsByDepth(storeQueues(storage, 'queue-bench'), 'store', process.pid, claimOps)));
+    claims.push(...(await claimsPastBackoffs(storage, claimOps)));
     bulk.push(...(await storeBulk(storage, scale)));
   } finally {
     storage.close();
@@ -188,6 +189,37 @@ async function claimsByDepth(queues: Queues, label: string, cpuPid: number, clai
   results.push(measurement);
   for (const { id, token } of claimed) await queues.complete(id, leaseId, token);
   await queues.revoke(leaseId);
+  return results;
+}
+
+/** Jobs waiting out a backoff ahead of the ready ones in `claimsPastBackoffs`. */
+const IN_BACKOFF = 10_000;
+
+/**
+ * A mass failure: 10,000 jobs of the highest priority given back for a retry, their backoffs an
+ * hour long, ahead of the ready jobs in the queue. Claims of the ready jobs beside claims from
+ * the same kind of queue with nothing in backoff, in a database of its own.
+ */
+async function claimsPastBackoffs(storage: Storage, claimOps: number): Promise<Measurement[]> {
+  const options = { ops: claimOps, warmup: 100, concurrency: 1, serverPid: process.pid };
+  const ready = claimOps + options.warmup;
+  const results: Measurement[] = [];
+  for (const backlog of [0, IN_BACKOFF]) {
+    const queues = storeQueues(storage, `backoff-bench-${backlog}`);
+    const leaseId = await queues.grant();
+    const slow = { retryPolicy: { backoffMs: 3_600_000, maxBackoffMs: 3_600_000 } };
+    for (let from = 0; from < backlog; from += MAX_BATCH_JOBS) {
+      const jobs = Array.from({ length: Math.min(MAX_BATCH_JOBS, backlog - from) }, (_, k) => ({ ...storeJob(from + k, QUEUE), priority: PRIORITIES, ...slow }));
+      await storage.batches.createBatch(`backoff-bench-${backlog}`, { jobs });
+    }
+    for (let i = 0; i < backlog; i++) {
+      const { id, token } = await queues.claim(QUEUE, leaseId);
+      await storage.jobStore.updateJobState(`backoff-bench-${backlog}`, { jobId: id, newState: 'QUEUED', claim: { leaseId, token } });
+    }
+    await queues.fill(QUEUE, backlog, ready);
+    const name = backlog === 0 ? 'baseline: store ClaimJob, no job in backoff' : `store ClaimJob past ${backlog.toLocaleString('en')} jobs in backoff at the head`;
+    results.push(await measure(name, options, () => queues.claim(QUEUE, leaseId)));
+  }
   return results;
 }
 
