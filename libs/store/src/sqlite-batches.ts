@@ -10,8 +10,8 @@ import type { Batch } from './job-model.js';
 import type { Page } from './job-store.js';
 import { checkLabels, checkNamespace, checkNewJob, checkOneOf, checkRequestId } from './job-validation.js';
 import { findRequestInTx, insertJobInTx, recordRequestInTx } from './job-writes.js';
-import { checkLockGuard, writeGuarded } from './lock-guard-check.js';
-import type { NodeDatabase } from './node-database.js';
+import { checkLockGuard } from './lock-guard-check.js';
+import { NodeDatabases } from './node-databases.js';
 import { checkPageSize } from './page-token.js';
 import { selectHistoryHead } from './history-reads.js';
 
@@ -20,14 +20,14 @@ import { selectHistoryHead } from './history-reads.js';
  * transaction, so one commit (one fsync) carries thousands of jobs.
  */
 export class SqliteBatches implements BatchStore {
-  constructor(
-    private readonly pool: DatabasePool,
-    private readonly coordination: CoordinationDatabase,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly databases: NodeDatabases;
 
-  private database(nodeId: string, create = false): NodeDatabase {
-    return this.pool.get('requester', checkNodeId(nodeId), create);
+  constructor(
+    pool: DatabasePool,
+    coordination: CoordinationDatabase,
+    now: () => number = Date.now,
+  ) {
+    this.databases = new NodeDatabases(pool, 'requester', coordination, now);
   }
 
   async createBatch(nodeId: string, input: CreateBatchInput): Promise<CreatedBatch> {
@@ -51,7 +51,7 @@ export class SqliteBatches implements BatchStore {
     });
     const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
-    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, true), (db, now) => {
+    return this.databases.write(nodeId, guard, true, (db, now) => {
       const earlier = findRequestInTx(db, requestId, 'batch');
       if (earlier !== undefined) {
         const ids = db.statement('SELECT id FROM jobs WHERE batch_id = ? ORDER BY create_revision').all(earlier) as { id: string }[];
@@ -67,7 +67,7 @@ export class SqliteBatches implements BatchStore {
   async getBatch(nodeId: string, batchId: string): Promise<Batch> {
     checkNodeId(nodeId);
     const id = checkIdentifier('batch_id', batchId);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectBatchInTx(db, id));
   }
 
@@ -75,7 +75,7 @@ export class SqliteBatches implements BatchStore {
     checkNodeId(nodeId);
     const namespace = checkOptionalIdentifier('namespace', query.namespace);
     const pageSize = checkPageSize(query.pageSize);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectBatchesInTx(db, namespace, pageSize, query.pageToken));
   }
 
@@ -83,7 +83,7 @@ export class SqliteBatches implements BatchStore {
     checkNodeId(nodeId);
     const id = checkIdentifier('batch_id', query.batchId);
     const pageSize = checkPageSize(query.pageSize);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => {
       const batch = selectBatchInTx(db, id);
       const failed = selectFailedJobsInTx(db, id, pageSize, query.pageToken);

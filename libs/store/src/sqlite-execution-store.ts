@@ -17,8 +17,8 @@ import { pageOf } from './job-reads.js';
 import type { Page } from './job-store.js';
 import { checkMessage } from './job-validation.js';
 import type { CoordinationDatabase } from './coordination-database.js';
-import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
-import type { NodeDatabase } from './node-database.js';
+import { checkLockGuard, type LockGuard } from './lock-guard-check.js';
+import { NodeDatabases } from './node-databases.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 
 /**
@@ -27,34 +27,27 @@ import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.j
  * transaction per call.
  */
 export class SqliteExecutionStore implements ExecutionStore {
+  private readonly databases: NodeDatabases;
+
   constructor(
-    private readonly pool: DatabasePool,
-    /** Where lock guards are checked. */
-    private readonly coordination: CoordinationDatabase,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** The node's database; only a create may bring it into being. */
-  private database(nodeId: string, create = false): NodeDatabase {
-    return this.pool.get('compute', checkNodeId(nodeId), create);
-  }
-
-  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
-  private write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
-    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, create), work);
+    pool: DatabasePool,
+    coordination: CoordinationDatabase,
+    now: () => number = Date.now,
+  ) {
+    this.databases = new NodeDatabases(pool, 'compute', coordination, now);
   }
 
   async createExecution(nodeId: string, input: NewExecutionInput): Promise<Execution> {
     checkNodeId(nodeId);
     const execution = checkNewExecution(input);
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, true, (db, now) => createExecutionInTx(db, execution, now));
+    return this.databases.write(nodeId, guard, true, (db, now) => createExecutionInTx(db, execution, now));
   }
 
   async getExecution(nodeId: string, executionId: string): Promise<Execution> {
     checkNodeId(nodeId);
     const id = checkIdentifier('execution id', executionId);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectExecutionById(db, id));
   }
 
@@ -70,7 +63,7 @@ export class SqliteExecutionStore implements ExecutionStore {
     const fingerprint = queryFingerprint(['executions', { ...checked, pageSize: undefined }]);
     const cursor = decodePageToken(query.pageToken, fingerprint);
     const { sql, params } = buildExecutionListQuery(checked, cursor);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     const rows = db.read(() => db.statement(sql).all(...params) as ExecutionRow[]);
     return pageOf(rows, checked.pageSize, executionFromRow, (row) => ({ after: [row.modify_time, row.id] }), fingerprint);
   }
@@ -86,7 +79,7 @@ export class SqliteExecutionStore implements ExecutionStore {
       runResult: input.runResult === undefined ? undefined : checkRunResult(input.runResult),
     };
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => updateExecutionStateInTx(db, checked, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => updateExecutionStateInTx(db, checked, now));
   }
 
   async deleteExecution(nodeId: string, executionId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number> {
@@ -94,7 +87,7 @@ export class SqliteExecutionStore implements ExecutionStore {
     const id = checkIdentifier('execution id', executionId);
     const expected = expectedRevision === undefined ? undefined : checkRevision('expected_revision', expectedRevision);
     const guard = checkLockGuard(lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => deleteExecutionInTx(db, id, expected, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => deleteExecutionInTx(db, id, expected, now));
   }
 
   async getExecutionHistory(nodeId: string, query: ExecutionHistoryQuery): Promise<Page<ExecutionEvent>> {
@@ -105,13 +98,13 @@ export class SqliteExecutionStore implements ExecutionStore {
       checkPageSize(query.pageSize),
       query.pageToken,
     );
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectExecutionHistory(db, selection));
   }
 
   async getCounters(nodeId: string): Promise<ExecutionCounters> {
     checkNodeId(nodeId);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectExecutionCounters(db));
   }
 }

@@ -44,8 +44,8 @@ import {
   updateJobStateInTx,
 } from './job-writes.js';
 import type { CoordinationDatabase } from './coordination-database.js';
-import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
-import type { NodeDatabase } from './node-database.js';
+import { checkLockGuard, type LockGuard } from './lock-guard-check.js';
+import { NodeDatabases } from './node-databases.js';
 import { checkLeaseId } from './lease-validation.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 import { invalidArgument } from '@jobkeep/errors';
@@ -55,21 +55,14 @@ import { invalidArgument } from '@jobkeep/errors';
  * checks every input before touching a file, then runs exactly one transaction per call.
  */
 export class SqliteJobStore implements JobStore {
+  private readonly databases: NodeDatabases;
+
   constructor(
-    private readonly pool: DatabasePool,
-    /** Where lock guards are checked. */
+    pool: DatabasePool,
     private readonly coordination: CoordinationDatabase,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** The node's database; only a create may bring it into being. */
-  private database(nodeId: string, create = false): NodeDatabase {
-    return this.pool.get('requester', checkNodeId(nodeId), create);
-  }
-
-  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
-  private write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
-    return writeGuarded(this.coordination, guard, this.now, () => this.database(nodeId, create), work);
+    now: () => number = Date.now,
+  ) {
+    this.databases = new NodeDatabases(pool, 'requester', coordination, now);
   }
 
   async createJob(nodeId: string, input: CreateJobInput): Promise<CreatedJob> {
@@ -77,24 +70,24 @@ export class SqliteJobStore implements JobStore {
     const job = checkNewJob(input);
     const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, onDuplicate, now));
+    return this.databases.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, onDuplicate, now));
   }
 
   async getJob(nodeId: string, key: JobKey): Promise<Job> {
     checkNodeId(nodeId);
     if ('id' in key) {
       const id = checkIdentifier('job id', key.id);
-      const db = this.database(nodeId);
+      const db = this.databases.get(nodeId);
       return db.read(() => selectJobById(db, id));
     }
     if ('idPrefix' in key) {
       const prefix = checkIdentifier('job id prefix', key.idPrefix);
-      const db = this.database(nodeId);
+      const db = this.databases.get(nodeId);
       return db.read(() => selectJobByPrefix(db, prefix));
     }
     const name = checkIdentifier('name', key.name);
     const namespace = checkNamespace(key.namespace);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectJobByName(db, namespace, name));
   }
 
@@ -115,7 +108,7 @@ export class SqliteJobStore implements JobStore {
     const fingerprint = queryFingerprint(['jobs', { ...checked, pageSize: undefined }]);
     const cursor = decodePageToken(query.pageToken, fingerprint);
     const { sql, params } = buildJobListQuery(checked, cursor);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     const rows = db.read(() => db.statement(sql).all(...params) as JobRow[]);
     const orderColumn = checked.orderBy === 'modifyTime' ? 'modify_time' : 'create_time';
     return pageOf(rows, checked.pageSize, jobFromRow, (row) => ({ after: [row[orderColumn], row.id] }), fingerprint);
@@ -126,7 +119,7 @@ export class SqliteJobStore implements JobStore {
     const jobId = checkIdentifier('job id', input.jobId);
     const changes = checkJobChanges(input.changes);
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => updateJobInTx(db, jobId, changes, input.expectedRevision, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => updateJobInTx(db, jobId, changes, input.expectedRevision, now));
   }
 
   async updateJobState(nodeId: string, input: UpdateJobStateInput): Promise<Job> {
@@ -145,14 +138,14 @@ export class SqliteJobStore implements JobStore {
       throw invalidArgument(`next_queue moves a finished stage's job to its next queue: new_state must be QUEUED, not ${checked.newState}`);
     }
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => updateJobStateInTx(db, this.coordination, checked, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => updateJobStateInTx(db, this.coordination, checked, now));
   }
 
   async deleteJob(nodeId: string, jobId: string, expectedRevision?: number, lockGuard?: LockGuard): Promise<number> {
     checkNodeId(nodeId);
     checkIdentifier('job id', jobId);
     const guard = checkLockGuard(lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => deleteJobInTx(db, jobId, expectedRevision, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => deleteJobInTx(db, jobId, expectedRevision, now));
   }
 
   async getJobHistory(nodeId: string, query: JobHistoryQuery): Promise<Page<JobEvent>> {
@@ -164,7 +157,7 @@ export class SqliteJobStore implements JobStore {
       pageSize: checkPageSize(query.pageSize),
       pageToken: query.pageToken,
     };
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => selectJobHistory(db, checked));
   }
 
@@ -180,7 +173,7 @@ export class SqliteJobStore implements JobStore {
       requestId: checkRequestId(input.requestId),
     };
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => createExecutionInTx(db, checked, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => createExecutionInTx(db, checked, now));
   }
 
   async updateExecution(nodeId: string, input: UpdateExecutionInput): Promise<JobExecution> {
@@ -196,14 +189,14 @@ export class SqliteJobStore implements JobStore {
       expectedRevision: input.expectedRevision,
     };
     const guard = checkLockGuard(input.lockGuard);
-    return this.write(nodeId, guard, false, (db, now) => updateExecutionInTx(db, checked, now));
+    return this.databases.write(nodeId, guard, false, (db, now) => updateExecutionInTx(db, checked, now));
   }
 
   async listExecutions(nodeId: string, query: ExecutionQuery): Promise<Page<JobExecution>> {
     checkNodeId(nodeId);
     const jobId = checkIdentifier('job_id', query.jobId);
     const pageSize = checkPageSize(query.pageSize);
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     return db.read(() => {
       selectJobById(db, jobId);
       return selectExecutions(db, jobId, pageSize, query.pageToken);

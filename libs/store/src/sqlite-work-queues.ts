@@ -8,8 +8,8 @@ import type { Page, PageRequest } from './job-store.js';
 import { JOB_LIMITS, checkMessage } from './job-validation.js';
 import { checkLeaseId } from './lease-validation.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
-import { checkLockGuard, writeGuarded, type LockGuard } from './lock-guard-check.js';
-import type { NodeDatabase } from './node-database.js';
+import { checkLockGuard, type LockGuard } from './lock-guard-check.js';
+import { NodeDatabases } from './node-databases.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 import type { ClaimJobInput, ClaimedJob, HoldJobInput, QueueHoldInput, WorkQueueStore } from './work-queue-store.js';
 import {
@@ -24,19 +24,14 @@ import {
 
 /** Work queues on SQLite: each call checks its input, then runs one transaction. */
 export class SqliteWorkQueues implements WorkQueueStore {
+  private readonly databases: NodeDatabases;
+
   constructor(
-    private readonly pool: DatabasePool,
+    pool: DatabasePool,
     private readonly coordination: CoordinationDatabase,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  /** The node's database; only holding a queue may bring it into being. */
-  private database(nodeId: string, create = false): NodeDatabase {
-    return this.pool.get('requester', checkNodeId(nodeId), create);
-  }
-
-  private write<T>(nodeId: string, guard: LockGuard | undefined, work: (db: NodeDatabase, now: number) => T, create = false): Promise<T> {
-    return writeGuarded(this.coordination, checkLockGuard(guard), this.now, () => this.database(nodeId, create), work);
+  ) {
+    this.databases = new NodeDatabases(pool, 'requester', coordination, now);
   }
 
   async claimJob(nodeId: string, input: ClaimJobInput): Promise<ClaimedJob> {
@@ -46,7 +41,7 @@ export class SqliteWorkQueues implements WorkQueueStore {
       leaseId: checkLeaseId(input.leaseId),
       worker: checkWorker(input.worker),
     };
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     this.recordLeaseClaims(request.leaseId, nodeId);
     return db.write(() => claimJobInTx(db, this.coordination, request, this.now()));
   }
@@ -68,13 +63,13 @@ export class SqliteWorkQueues implements WorkQueueStore {
   async holdJob(nodeId: string, input: HoldJobInput): Promise<Job> {
     checkNodeId(nodeId);
     const request = checkHoldInput(input);
-    return this.write(nodeId, input.lockGuard, (db, now) => holdJobInTx(db, request, now));
+    return this.databases.write(nodeId, checkLockGuard(input.lockGuard), false, (db, now) => holdJobInTx(db, request, now));
   }
 
   async releaseJob(nodeId: string, input: HoldJobInput): Promise<Job> {
     checkNodeId(nodeId);
     const request = checkHoldInput(input);
-    return this.write(nodeId, input.lockGuard, (db, now) => releaseJobInTx(db, request, now));
+    return this.databases.write(nodeId, checkLockGuard(input.lockGuard), false, (db, now) => releaseJobInTx(db, request, now));
   }
 
   async holdQueue(nodeId: string, input: QueueHoldInput): Promise<QueueHold> {
@@ -82,13 +77,13 @@ export class SqliteWorkQueues implements WorkQueueStore {
     const queue = checkOptionalIdentifier('queue', input.queue);
     const message = checkMessage(input.message);
     // A queue may be held before its first job arrives, as an operator readies a node.
-    return this.write(nodeId, input.lockGuard, (db, now) => holdQueueInTx(db, queue, message, now), true);
+    return this.databases.write(nodeId, checkLockGuard(input.lockGuard), true, (db, now) => holdQueueInTx(db, queue, message, now));
   }
 
   async releaseQueue(nodeId: string, queue: string, lockGuard?: LockGuard): Promise<boolean> {
     checkNodeId(nodeId);
     const name = checkOptionalIdentifier('queue', queue);
-    return this.write(nodeId, lockGuard, (db) => releaseQueueInTx(db, name));
+    return this.databases.write(nodeId, checkLockGuard(lockGuard), false, (db) => releaseQueueInTx(db, name));
   }
 
   async listQueueHolds(nodeId: string, page: PageRequest): Promise<Page<QueueHold>> {
@@ -97,7 +92,7 @@ export class SqliteWorkQueues implements WorkQueueStore {
     const fingerprint = queryFingerprint(['queue-holds']);
     // Queue names are the key; the cursor's number is unused.
     const after = decodePageToken(page.pageToken, fingerprint)?.after[1];
-    const db = this.database(nodeId);
+    const db = this.databases.get(nodeId);
     const rows = db.read(() =>
       after === undefined
         ? db.statement(`SELECT ${QUEUE_HOLD_COLUMNS} FROM queue_holds ORDER BY queue LIMIT ?`).all(pageSize + 1)

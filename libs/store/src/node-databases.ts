@@ -1,0 +1,27 @@
+import type { CoordinationDatabase } from './coordination-database.js';
+import type { DatabasePool } from './database-pool.js';
+import type { NodeDatabaseKind } from './database-locations.js';
+import { checkNodeId } from './identifiers.js';
+import { writeGuarded, type LockGuard } from './lock-guard-check.js';
+import type { NodeDatabase } from './node-database.js';
+
+/** The node databases of one kind, as every store facade reaches them. */
+export class NodeDatabases {
+  constructor(
+    private readonly pool: DatabasePool,
+    private readonly kind: NodeDatabaseKind,
+    /** Where lock guards are checked. */
+    private readonly coordination: CoordinationDatabase,
+    private readonly now: () => number,
+  ) {}
+
+  /** The node's database; only a write that may create it (`create`) brings it into being. */
+  get(nodeId: string, create = false): NodeDatabase {
+    return this.pool.get(this.kind, checkNodeId(nodeId), create);
+  }
+
+  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
+  write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
+    return writeGuarded(this.coordination, guard, this.now, () => this.get(nodeId, create), work);
+  }
+}
