@@ -17,6 +17,7 @@ export function nodeToWire(node: RegisteredNode): MessageInitShape<typeof NodeSc
       memoryBytes: BigInt(node.capacity.memoryBytes),
       diskBytes: BigInt(node.capacity.diskBytes),
       gpus: node.capacity.gpus,
+      slots: node.capacity.slots,
     },
     leaseId: BigInt(node.leaseId),
     online: node.online,
@@ -38,6 +39,7 @@ export function capacityFromWire(capacity: WireNodeCapacity | undefined): Partia
     memoryBytes: int64('capacity.memory_bytes', capacity.memoryBytes),
     diskBytes: int64('capacity.disk_bytes', capacity.diskBytes),
     gpus: capacity.gpus,
+    slots: capacity.slots,
   };
 }
 

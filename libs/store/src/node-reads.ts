@@ -34,7 +34,8 @@ export function nodeFromRow(row: NodeRow, now: number): RegisteredNode {
     kind: row.kind,
     address: row.address,
     labels: JSON.parse(row.labels) as Record<string, string>,
-    capacity: JSON.parse(row.capacity) as NodeCapacity,
+    // Records written before slots existed have none.
+    capacity: { slots: 0, ...(JSON.parse(row.capacity) as Partial<NodeCapacity>) } as NodeCapacity,
     leaseId: row.lease_id ?? 0,
     online: !archived && row.lease_expire_time !== null && row.lease_expire_time > now,
     archived,

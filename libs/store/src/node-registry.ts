@@ -28,6 +28,8 @@ export interface NodeCapacity {
   memoryBytes: number;
   diskBytes: number;
   gpus: number;
+  /** How many executions the node runs at once. */
+  slots: number;
 }
 
 export interface RegisteredNode {

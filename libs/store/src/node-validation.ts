@@ -43,6 +43,7 @@ function checkCapacity(capacity: Partial<NodeCapacity>): NodeCapacity {
     memoryBytes: capacity.memoryBytes ?? 0,
     diskBytes: capacity.diskBytes ?? 0,
     gpus: capacity.gpus ?? 0,
+    slots: capacity.slots ?? 0,
   };
   for (const [field, value] of Object.entries(checked)) {
     if (!Number.isSafeInteger(value) || value < 0) {

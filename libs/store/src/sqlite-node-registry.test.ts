@@ -17,7 +17,7 @@ describe('SqliteNodeRegistry', () => {
       kind: 'compute',
       address: 'worker-7.internal:7421',
       labels: { zone: 'eu-1', gpu: 'a100' },
-      capacity: { cpuMillis: 8000, memoryBytes: 32 * 2 ** 30, gpus: 2 },
+      capacity: { cpuMillis: 8000, memoryBytes: 32 * 2 ** 30, gpus: 2, slots: 4 },
       leaseId: lease,
     });
     expect(node).toEqual({
@@ -25,7 +25,7 @@ describe('SqliteNodeRegistry', () => {
       kind: 'compute',
       address: 'worker-7.internal:7421',
       labels: { gpu: 'a100', zone: 'eu-1' },
-      capacity: { cpuMillis: 8000, memoryBytes: 32 * 2 ** 30, diskBytes: 0, gpus: 2 },
+      capacity: { cpuMillis: 8000, memoryBytes: 32 * 2 ** 30, diskBytes: 0, gpus: 2, slots: 4 },
       leaseId: lease,
       online: true,
       archived: false,
@@ -47,6 +47,7 @@ describe('SqliteNodeRegistry', () => {
     await registry.register({ ...valid, address: '[::1]:7421' });
     expect(await rejection(registry.register({ ...valid, labels: { '-bad': 'x' } }), 'INVALID_ARGUMENT')).toContain('label key');
     expect(await rejection(registry.register({ ...valid, capacity: { gpus: -1 } }), 'INVALID_ARGUMENT')).toContain('capacity.gpus');
+    expect(await rejection(registry.register({ ...valid, capacity: { slots: 1.5 } }), 'INVALID_ARGUMENT')).toContain('capacity.slots');
     expect(await rejection(registry.register({ ...valid, leaseId: 0 }), 'INVALID_ARGUMENT')).toContain('lease_id');
     expect(await rejection(registry.register({ ...valid, leaseId: 999 }), 'NOT_FOUND')).toContain('lease 999');
   });
