@@ -21,3 +21,5 @@ export { watchExecutions, watchJobs } from './resumable-watch.js';
 export type { ResumableWatchOptions } from './resumable-watch.js';
 export { JobkeepError, isJobkeepError } from '@jobkeep/errors';
 export type { StatusCodeName } from '@jobkeep/errors';
+export { EXECUTORS, SPEC_LIMITS, WATCH_CHECKPOINT, attemptOf, executionIdFor, parseJobSpec } from './agent-protocol.js';
+export type { ExecutorName, JobSpec } from './agent-protocol.js';
