@@ -35,6 +35,10 @@ export const depConstraints = [
   // Tools may use libraries, never apps.
   { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
 
+  // The node agents (apps/requester, apps/compute) reach jobkeep through libs/client only, as any
+  // agent would: never the store, never the server.
+  { sourceTag: 'scope:agent', notDependOnLibsWithTags: ['scope:store', 'scope:server'] },
+
   // libs/errors: depends on no project, and stays free of gRPC so that libs/store may use it.
   {
     sourceTag: 'scope:shared',
@@ -53,11 +57,13 @@ export const depConstraints = [
   { sourceTag: 'scope:api', onlyDependOnLibsWithTags: ['scope:shared'] },
   // libs/client: what agents import.
   { sourceTag: 'scope:client', onlyDependOnLibsWithTags: ['scope:api', 'scope:shared'] },
-  // apps/server: wires every library together.
+  // apps/server: wires every library together (libs/testing in its tests only).
   {
     sourceTag: 'scope:server',
-    onlyDependOnLibsWithTags: ['scope:shared', 'scope:api', 'scope:store', 'scope:client'],
+    onlyDependOnLibsWithTags: ['scope:shared', 'scope:api', 'scope:store', 'scope:client', 'scope:testing'],
   },
+  // libs/testing: launches built apps as processes; it imports none of them.
+  { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: [] },
 ];
 
 const boundaryOptions = {

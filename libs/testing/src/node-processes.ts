@@ -13,6 +13,10 @@ export const SERVER_MAIN = fileURLToPath(new URL('../../../apps/server/dist/main
 export interface LogLine {
   level: number;
   msg: string;
+  /** Where a server or agent says it serves. */
+  address?: string;
+  /** An error, as pino logs it. */
+  err?: { message: string };
   [field: string]: unknown;
 }
 
@@ -91,7 +95,7 @@ export async function launchServer(
 ): Promise<{ server: NodeProcess; address: string }> {
   const server = processes.launch(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args]);
   const address = await Promise.race([
-    server.waitFor('jobkeep serving').then((line) => line.address as string),
+    server.waitFor('jobkeep serving').then((line) => line.address!),
     server.exited.then((code) => Promise.reject(new Error(`the server exited with ${code} before serving`))),
   ]);
   return { server, address };
