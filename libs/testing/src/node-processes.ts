@@ -31,6 +31,30 @@ export interface NodeProcess {
 }
 
 /**
+ * Starts a built app (`main`) as a Node process whose stdout is read as JSON log lines. The
+ * caller stops it; see useNodeProcesses for tests, which does that after each test.
+ */
+export function spawnNodeProcess(main: string, args: string[], env: Record<string, string> = {}): NodeProcess {
+  const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: LogLine[] = [];
+  const waiters: { matches: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    const line = parseLine(text);
+    lines.push(line);
+    for (const waiter of waiters.filter((candidate) => candidate.matches(line))) waiter.resolve(line);
+  });
+  const waitFor = (msg: string, fields: Record<string, unknown> = {}) =>
+    new Promise<LogLine>((resolve) => {
+      const matches = (line: LogLine) => line.msg === msg && Object.entries(fields).every(([key, value]) => line[key] === value);
+      const found = lines.find(matches);
+      if (found) resolve(found);
+      else waiters.push({ matches, resolve });
+    });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, waitFor, exited };
+}
+
+/**
  * Real Node processes (built `main.js` files of jobkeep's apps) and temporary directories,
  * killed (SIGKILL) and removed after each test: for what only a process shows, such as signals,
  * crashes and restarts. A stdout line that is not JSON is kept as a line with `msg` set to it.
@@ -52,24 +76,9 @@ export function useNodeProcesses(): {
       return dir;
     },
     launch(main, args, env = {}) {
-      const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(child);
-      const lines: LogLine[] = [];
-      const waiters: { matches: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
-      createInterface({ input: child.stdout! }).on('line', (text) => {
-        const line = parseLine(text);
-        lines.push(line);
-        for (const waiter of waiters.filter((candidate) => candidate.matches(line))) waiter.resolve(line);
-      });
-      const waitFor = (msg: string, fields: Record<string, unknown> = {}) =>
-        new Promise<LogLine>((resolve) => {
-          const matches = (line: LogLine) => line.msg === msg && Object.entries(fields).every(([key, value]) => line[key] === value);
-          const found = lines.find(matches);
-          if (found) resolve(found);
-          else waiters.push({ matches, resolve });
-        });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      return { child, lines, waitFor, exited };
+      const launched = spawnNodeProcess(main, args, env);
+      children.push(launched.child);
+      return launched;
     },
   };
 }
