@@ -1,3 +1,6 @@
 // What tests of jobkeep's apps share: real processes of the built apps, and their logs.
-export { SERVER_MAIN, launchServer, spawnNodeProcess, useNodeProcesses } from './node-processes.js';
-export type { LogLine, NodeProcess } from './node-processes.js';
+export { SERVER_MAIN, spawnNodeProcess } from './node-process.js';
+export type { LogLine, NodeProcess } from './node-process.js';
+export { launchServer, useNodeProcesses } from './use-node-processes.js';
+export { COMPUTE_MAIN, LocalCluster, REQUESTER_MAIN } from './local-cluster.js';
+export type { ComputeNodeSettings } from './local-cluster.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { launchServer, useNodeProcesses } from './node-processes.js';
+import { launchServer, useNodeProcesses } from './use-node-processes.js';
 
 describe('useNodeProcesses', () => {
   const processes = useNodeProcesses();
