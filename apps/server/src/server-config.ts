@@ -24,7 +24,7 @@ export interface ServerConfig {
   retentionIntervalMs: number;
   /** The longest the lease sweeper sleeps between looks for expired leases, in milliseconds. */
   leaseSweepIntervalMs: number;
-  /** The largest message the server takes or sends, in bytes. */
+  /** The largest request the server takes, in bytes. */
   maxMessageBytes: number;
 }
 
@@ -125,7 +125,7 @@ export function serverCommand(): Command {
         .argParser(milliseconds),
     )
     .addOption(
-      new Option('--max-message-bytes <n>', 'largest request or response, in bytes; larger ones get RESOURCE_EXHAUSTED (16 MiB fits a CreateBatch of 10,000 jobs of 1.6 KB)')
+      new Option('--max-message-bytes <n>', 'largest request, in bytes; a larger one gets RESOURCE_EXHAUSTED (16 MiB fits a CreateBatch of 10,000 jobs of 1.6 KB)')
         .env('JOBKEEP_MAX_MESSAGE_BYTES')
         .default(16 * 1024 * 1024)
         .argParser(positiveInteger),

@@ -17,8 +17,8 @@ export interface CreateBatchInput {
   id?: string;
   namespace?: string;
   labels?: Record<string, string>;
-  /** Each as CreateJob takes it; `batchId` and `requestId` are the batch's. */
-  jobs: Omit<CreateJobInput, 'batchId' | 'requestId' | 'lockGuard' | 'onDuplicate'>[];
+  /** Each as CreateJob takes it; `batchId`, when given, must be the batch's. */
+  jobs: Omit<CreateJobInput, 'requestId' | 'lockGuard' | 'onDuplicate'>[];
   requestId?: string;
   onDuplicate?: OnDuplicate;
   lockGuard?: LockGuard;
@@ -28,7 +28,7 @@ export interface CreatedBatch {
   batch: Batch;
   /**
    * The jobs' ids in the order of the input, a deduplicated job's place holding the live job's
-   * id. When a retried request_id returns the first batch, these are the batch's jobs, oldest first.
+   * id (that job is not a member of the batch). A retried request_id gets the first answer.
    */
   jobIds: string[];
   /** The database revision after the batch was written. */

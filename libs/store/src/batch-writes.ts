@@ -57,7 +57,7 @@ export function completeBatchIfDoneInTx(db: NodeDatabase, batchId: string, jobId
   const counts = db
     .statement('SELECT state, count FROM batch_state_counts WHERE batch_id = ? AND count > 0 ORDER BY state')
     .all(batchId) as { state: string; count: number }[];
-  const summary = counts.map((row) => `${row.count} ${row.state}`).join(', ');
+  const summary = counts.length === 0 ? 'no job of its own' : counts.map((row) => `${row.count} ${row.state}`).join(', ');
   const revision = appendJobEventInTx(db, {
     jobId,
     executionId: '',

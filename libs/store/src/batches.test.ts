@@ -113,6 +113,23 @@ describe('batches', () => {
       await rejection(storage.jobStore.createJob(NODE, { requestId: 'req-1' }), 'ALREADY_EXISTS');
     });
 
+    it('answers a retry with the first answer: the same job ids and revision, though the batch has changed since', async () => {
+      const { storage } = openClocked();
+      const first = await storage.batches.createBatch(NODE, { id: 'b-r', requestId: 'req-2', jobs: jobsOf(2) });
+      await storage.jobStore.createJob(NODE, { batchId: 'b-r' });
+      const retried = await storage.batches.createBatch(NODE, { id: 'b-r', requestId: 'req-2', jobs: jobsOf(2) });
+      expect(retried.jobIds).toEqual(first.jobIds);
+      expect(retried.revision).toBe(first.revision);
+      expect(retried.batch.total).toBe(3);
+    });
+
+    it('refuses a batch without jobs, and a job naming another batch (INVALID_ARGUMENT)', async () => {
+      const { storage } = openClocked();
+      expect(await rejection(storage.batches.createBatch(NODE, { id: 'empty', jobs: [] }), 'INVALID_ARGUMENT')).toContain('at least one job');
+      expect(await rejection(storage.batches.createBatch(NODE, { id: 'b-1', jobs: [{}, { batchId: 'b-2' }] }), 'INVALID_ARGUMENT')).toContain('jobs[1]');
+      expect((await storage.batches.createBatch(NODE, { id: 'b-1', jobs: [{ batchId: 'b-1' }] })).batch.total).toBe(1);
+    });
+
     it('takes 10,000 jobs in one call and refuses 10,001 (INVALID_ARGUMENT), creating nothing', async () => {
       const { storage } = openClocked();
       const message = await rejection(storage.batches.createBatch(NODE, { id: 'too-big', jobs: jobsOf(MAX_BATCH_JOBS + 1) }), 'INVALID_ARGUMENT');

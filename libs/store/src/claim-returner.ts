@@ -11,33 +11,43 @@ export interface ClaimsReturned {
   jobs: number;
 }
 
+/** After a pass that could not finish, the next one waits this long, doubling up to the cap. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
 /**
  * Hands the jobs claimed under ended leases back to their queues. ClaimJob notes in
  * coordination.db (lease_claims) every requester database a lease claims from, before the claim
  * commits; when the lease ends, each of those databases gets one transaction that returns the
- * lease's jobs, and only then is the note deleted. A crash in between leaves the note behind
- * with no lease, and the next pass (at start, or at any lease's end) finishes the work.
+ * lease's jobs, and only then is the note deleted. A note left behind (a crash in between, or a
+ * database that could not be written) is an orphan: the pass at start returns every orphan, and
+ * a pass that could not finish is tried again on a timer until it does.
  */
 export class ClaimReturner implements LeaseEndListener {
   /** Passes run one after another, so that two never return the same lease's jobs at once. */
   private pass: Promise<ClaimsReturned[]> = Promise.resolve([]);
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = RETRY_FIRST_MS;
+  private closed = false;
 
   constructor(
     private readonly coordination: CoordinationDatabase,
     private readonly pool: DatabasePool,
     private readonly now: () => number,
-    /** Told of what each pass did, and of a database it could not reach (tried again next pass). */
+    /** Told of what each pass did, and of a database it could not write (tried again later). */
     private readonly report: (returned: ClaimsReturned[], failure?: unknown) => void = () => {},
   ) {}
 
-  leaseEnded(): void {
-    void this.returnOrphanedClaims();
+  /** Returns the claims of the lease that ended: a seek of its notes, not a scan of all of them. */
+  leaseEnded(leaseId: number): void {
+    void this.queuePass(() => this.notes('SELECT lease_id, node_id FROM lease_claims WHERE lease_id = ? ORDER BY node_id', leaseId));
   }
 
   /** Returns the claims of every lease that no longer exists; resolves to what it did. */
   returnOrphanedClaims(): Promise<ClaimsReturned[]> {
-    this.pass = this.pass.then(() => this.returnNow());
-    return this.pass;
+    return this.queuePass(() =>
+      this.notes('SELECT lease_id, node_id FROM lease_claims WHERE lease_id NOT IN (SELECT id FROM leases) ORDER BY lease_id, node_id'),
+    );
   }
 
   /** Resolves once no pass is running: the server waits for it before closing the files. */
@@ -45,18 +55,31 @@ export class ClaimReturner implements LeaseEndListener {
     await this.pass;
   }
 
+  /** Stops retrying; the files are about to close. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  private notes(sql: string, ...params: number[]): { leaseId: number; nodeId: string }[] {
+    const rows = this.coordination.statement(sql).all(...params) as { lease_id: number; node_id: string }[];
+    return rows.map((row) => ({ leaseId: row.lease_id, nodeId: row.node_id }));
+  }
+
+  private queuePass(select: () => { leaseId: number; nodeId: string }[]): Promise<ClaimsReturned[]> {
+    this.pass = this.pass.then(() => this.returnNow(select));
+    return this.pass;
+  }
+
   /**
    * One pass. It never rejects, so that a failed pass does not stop the ones after it, and one
-   * database that cannot be reached does not keep the others' jobs from coming back.
+   * database that cannot be written does not keep the others' jobs from coming back.
    */
-  private async returnNow(): Promise<ClaimsReturned[]> {
+  private async returnNow(select: () => { leaseId: number; nodeId: string }[]): Promise<ClaimsReturned[]> {
     const returned: ClaimsReturned[] = [];
     let failure: unknown;
     try {
-      const orphans = this.coordination
-        .statement('SELECT lease_id, node_id FROM lease_claims WHERE lease_id NOT IN (SELECT id FROM leases) ORDER BY lease_id, node_id')
-        .all() as { lease_id: number; node_id: string }[];
-      for (const { lease_id: leaseId, node_id: nodeId } of orphans) {
+      for (const { leaseId, nodeId } of select()) {
         try {
           const jobs = await this.returnClaims(leaseId, nodeId);
           this.coordination.write(() =>
@@ -71,7 +94,18 @@ export class ClaimReturner implements LeaseEndListener {
       failure ??= error;
     }
     if (returned.length > 0 || failure !== undefined) this.report(returned, failure);
+    if (failure !== undefined) this.retryLater();
+    else this.retryDelayMs = RETRY_FIRST_MS;
     return returned;
+  }
+
+  private retryLater(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.returnOrphanedClaims();
+    }, this.retryDelayMs).unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
   }
 
   private async returnClaims(leaseId: number, nodeId: string): Promise<number> {

@@ -237,4 +237,31 @@ describe('dedupe keys', () => {
       expect(await allJobs(storage)).toHaveLength(1);
     });
   });
+
+  describe('with request ids', () => {
+    it('answers a retried create that returned the live job the same way, even once that job has ended and freed the key', async () => {
+      const { storage } = openClocked();
+      const live = (await storage.jobStore.createJob(NODE, { dedupeKey: 'k' })).job;
+      const first = await storage.jobStore.createJob(NODE, { dedupeKey: 'k', onDuplicate: 'returnExisting', requestId: 'r-1' });
+      expect(first).toMatchObject({ job: { id: live.id }, existing: true });
+      await storage.jobStore.updateJobState(NODE, { jobId: live.id, newState: 'CANCELLED' });
+      const retried = await storage.jobStore.createJob(NODE, { dedupeKey: 'k', onDuplicate: 'returnExisting', requestId: 'r-1' });
+      expect(retried).toMatchObject({ job: { id: live.id, state: 'CANCELLED' }, existing: true });
+      expect(await allJobs(storage)).toHaveLength(1);
+    });
+
+    it('completes at once a batch whose every job was a live duplicate, and answers its retry with the same job ids', async () => {
+      const { storage } = openClocked();
+      const live = (await storage.jobStore.createJob(NODE, { dedupeKey: 'k' })).job;
+      const request = { id: 'b-dup', requestId: 'r-2', onDuplicate: 'returnExisting' as const, jobs: [{ dedupeKey: 'k' }] };
+      const created = await storage.batches.createBatch(NODE, request);
+      expect(created.jobIds).toEqual([live.id]);
+      expect(created.batch).toMatchObject({ total: 0, completed: true });
+      const history = (await storage.jobStore.getJobHistory(NODE, { pageSize: 1000 })).items;
+      expect(history.filter((event) => event.type === 'BATCH_COMPLETED')).toEqual([
+        expect.objectContaining({ batchId: 'b-dup', jobId: '', message: 'batch b-dup completed: no job of its own' }),
+      ]);
+      expect(await storage.batches.createBatch(NODE, request)).toEqual(created);
+    });
+  });
 });

@@ -24,25 +24,42 @@ import type { NodeDatabase } from './node-database.js';
  * history rows of its change, so a committed change and its history are never apart.
  */
 
-export function findRequestInTx(db: NodeDatabase, requestId: string, kind: RequestKind): string | undefined {
-  if (requestId === '') return undefined;
-  const row = db.statement('SELECT kind, record_id FROM request_ids WHERE request_id = ?').get(requestId) as
-    | { kind: string; record_id: string }
-    | undefined;
-  if (row === undefined) return undefined;
-  if (row.kind !== kind) {
-    throw alreadyExists(`request_id ${requestId} was already used to create ${row.kind} ${row.record_id}`);
-  }
-  return row.record_id;
+/** What an earlier request with the same id did: its kind of record, the record, and what it answered. */
+export interface EarlierRequest {
+  kind: RequestKind;
+  recordId: string;
+  /** The first answer, for creates whose answer is more than the record (a batch's job ids). */
+  response: string | null;
 }
 
-export function recordRequestInTx(db: NodeDatabase, requestId: string, kind: RequestKind, recordId: string, now: number): void {
+/** The request that first used `requestId`, which must have been of one of `kinds`. */
+export function findRequestInTx(db: NodeDatabase, requestId: string, kinds: readonly RequestKind[]): EarlierRequest | undefined {
+  if (requestId === '') return undefined;
+  const row = db.statement('SELECT kind, record_id, response FROM request_ids WHERE request_id = ?').get(requestId) as
+    | { kind: RequestKind; record_id: string; response: string | null }
+    | undefined;
+  if (row === undefined) return undefined;
+  if (!kinds.includes(row.kind)) {
+    throw alreadyExists(`request_id ${requestId} was already used to create ${row.kind.replace(/-.*/, '')} ${row.record_id}`);
+  }
+  return { kind: row.kind, recordId: row.record_id, response: row.response };
+}
+
+export function recordRequestInTx(
+  db: NodeDatabase,
+  requestId: string,
+  kind: RequestKind,
+  recordId: string,
+  now: number,
+  response: string | null = null,
+): void {
   if (requestId === '') return;
-  db.statement('INSERT INTO request_ids (request_id, kind, record_id, create_time) VALUES (?, ?, ?, ?)').run(
+  db.statement('INSERT INTO request_ids (request_id, kind, record_id, create_time, response) VALUES (?, ?, ?, ?, ?)').run(
     requestId,
     kind,
     recordId,
     now,
+    response,
   );
 }
 
@@ -62,8 +79,11 @@ function checkNameFreeInTx(db: NodeDatabase, namespace: string, name: string, ex
   }
 }
 
-/** The kinds of record a create's request_id may name. */
-type RequestKind = 'job' | 'execution' | 'batch';
+/**
+ * The kinds of record a create's request_id may name. 'job-existing' is a create that returned
+ * the live job holding its dedupe key: its retry returns that job again, as existing.
+ */
+type RequestKind = 'job' | 'job-existing' | 'execution' | 'batch';
 
 export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): CreatedJob {
   const { id, existing } = insertJobInTx(db, job, onDuplicate, now);
@@ -76,16 +96,20 @@ export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
  * read back every job it writes.
  */
 export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): { id: string; existing: boolean } {
-  const earlier = findRequestInTx(db, job.requestId, 'job');
+  const earlier = findRequestInTx(db, job.requestId, ['job', 'job-existing']);
   if (earlier !== undefined) {
-    if (selectJob(db, earlier) === undefined) {
-      throw alreadyExists(`request_id ${job.requestId} created job ${earlier}, which has since been deleted`);
+    if (selectJob(db, earlier.recordId) === undefined) {
+      throw alreadyExists(`request_id ${job.requestId} created job ${earlier.recordId}, which has since been deleted`);
     }
-    return { id: earlier, existing: false };
+    return { id: earlier.recordId, existing: earlier.kind === 'job-existing' };
   }
   const duplicate = liveJobWithDedupeKeyInTx(db, job.namespace, job.dedupeKey);
   if (duplicate !== undefined) {
-    if (onDuplicate === 'returnExisting') return { id: duplicate.id, existing: true };
+    if (onDuplicate === 'returnExisting') {
+      // Recorded, so that a retry answers the same even once that job has ended and freed the key.
+      recordRequestInTx(db, job.requestId, 'job-existing', duplicate.id, now);
+      return { id: duplicate.id, existing: true };
+    }
     throw alreadyExists(
       `namespace ${job.namespace} already has a live job with dedupe key ${JSON.stringify(job.dedupeKey)}: ${duplicate.id} (${duplicate.state})`,
     );
@@ -188,10 +212,10 @@ export function updateJobStateInTx(
   now: number,
 ): Job {
   const job = existingJobInTx(db, input.jobId);
-  checkWriteConditions(`job ${job.id}`, job, { states: input.expectedStates, revision: input.expectedRevision });
   // The claim first: a claimer whose claim has ended learns that (ABORTED), whatever the job
-  // has become since.
+  // has become since, its revision included.
   checkClaimInTx(coordination, job, input.claim, input.newState, now);
+  checkWriteConditions(`job ${job.id}`, job, { states: input.expectedStates, revision: input.expectedRevision });
   checkJobTransition(job.id, job.state, input.newState, job.revision);
   changeJobStateInTx(db, job, stateChangeOf(job, input, now), now);
   return existingJobInTx(db, job.id);
@@ -205,6 +229,9 @@ function stateChangeOf(job: Job, input: UpdateJobStateInput, now: number): JobSt
     throw failedPrecondition(`job ${job.id} is ${job.state}: only a RUNNING job moving to QUEUED goes on to a next_queue`);
   }
   if (job.state === 'RUNNING' && input.newState === 'QUEUED') {
+    if (nextQueue !== '' && nextQueue === job.queue) {
+      throw failedPrecondition(`job ${job.id} is already in queue ${JSON.stringify(nextQueue)}: next_queue names the next stage; QUEUED without it retries this one`);
+    }
     if (nextQueue !== '') return { ...base, queue: nextQueue, lastSuccessfulQueue: job.queue, retryCount: 0, retryTime: 0 };
     return { ...retryOrFail(job, base.message === '' ? 'given back to its queue' : base.message, now), executionId: base.executionId };
   }
@@ -256,11 +283,11 @@ function existingExecutionInTx(db: NodeDatabase, executionId: string): JobExecut
 }
 
 export function createExecutionInTx(db: NodeDatabase, input: Required<Omit<CreateExecutionInput, 'id' | 'lockGuard'>> & { id: string | undefined }, now: number): JobExecution {
-  const earlier = findRequestInTx(db, input.requestId, 'execution');
+  const earlier = findRequestInTx(db, input.requestId, ['execution']);
   if (earlier !== undefined) {
-    const first = selectExecutionInTx(db, earlier);
+    const first = selectExecutionInTx(db, earlier.recordId);
     if (first === undefined) {
-      throw alreadyExists(`request_id ${input.requestId} created execution ${earlier}, which has since been deleted`);
+      throw alreadyExists(`request_id ${input.requestId} created execution ${earlier.recordId}, which has since been deleted`);
     }
     return first;
   }

@@ -18,9 +18,16 @@ export class NodeDatabase extends SqliteHandle {
 
   /** Runs `work` in its own write transaction; resolves once the commit is durable. */
   async write<T>(work: () => T): Promise<T> {
+    const changesBefore = this.totalChanges();
     const result = this.inTransaction.immediate(work) as T;
-    // Only once committed: a rolled-back write changed nothing a watcher could read.
-    this.onCommit();
+    // Only once committed, and only when rows changed: a rolled-back write, or one that found
+    // nothing to do (a claim on an empty queue), changed nothing a watcher could read.
+    if (this.totalChanges() !== changesBefore) this.onCommit();
     return result;
+  }
+
+  /** Rows changed on this connection so far, triggers included. */
+  private totalChanges(): number {
+    return (this.statement('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 }

@@ -1,3 +1,4 @@
+import { isJobkeepError } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import type { NodeDatabaseKind } from './database-locations.js';
@@ -18,6 +19,16 @@ export class NodeDatabases {
   /** The node's database; only a write that may create it (`create`) brings it into being. */
   get(nodeId: string, create = false): NodeDatabase {
     return this.pool.get(this.kind, checkNodeId(nodeId), create);
+  }
+
+  /** The node's database, or undefined when it has none. */
+  existing(nodeId: string): NodeDatabase | undefined {
+    try {
+      return this.get(nodeId);
+    } catch (error) {
+      if (isJobkeepError(error, 'NOT_FOUND')) return undefined;
+      throw error;
+    }
   }
 
   /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */

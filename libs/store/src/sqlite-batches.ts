@@ -2,7 +2,7 @@ import { invalidArgument } from '@jobkeep/errors';
 import type { BatchQuery, BatchReport, BatchReportQuery, BatchStore, CreateBatchInput, CreatedBatch } from './batch-store.js';
 import { MAX_BATCH_JOBS } from './batch-store.js';
 import { selectBatchInTx, selectBatchesInTx, selectFailedJobsInTx } from './batch-reads.js';
-import { insertBatchInTx, type NewBatch } from './batch-writes.js';
+import { completeBatchIfDoneInTx, insertBatchInTx, type NewBatch } from './batch-writes.js';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identifiers.js';
@@ -32,6 +32,7 @@ export class SqliteBatches implements BatchStore {
 
   async createBatch(nodeId: string, input: CreateBatchInput): Promise<CreatedBatch> {
     checkNodeId(nodeId);
+    if (input.jobs.length === 0) throw invalidArgument('a batch is created with at least one job');
     if (input.jobs.length > MAX_BATCH_JOBS) {
       throw invalidArgument(`a batch is created with at most ${MAX_BATCH_JOBS} jobs per call, not ${input.jobs.length}; add more with CreateJob and its batch_id`);
     }
@@ -43,6 +44,9 @@ export class SqliteBatches implements BatchStore {
     const requestId = checkRequestId(input.requestId);
     const jobs = input.jobs.map((job, index) => {
       try {
+        if (job.batchId !== undefined && job.batchId !== '' && job.batchId !== batch.id) {
+          throw invalidArgument(`batch_id ${job.batchId} is not the batch's (${batch.id ?? 'to be assigned'}); leave it empty`);
+        }
         return checkNewJob({ ...job, namespace: job.namespace || batch.namespace });
       } catch (error) {
         if (error instanceof Error) error.message = `jobs[${index}]: ${error.message}`;
@@ -52,15 +56,19 @@ export class SqliteBatches implements BatchStore {
     const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
     return this.databases.write(nodeId, guard, true, (db, now) => {
-      const earlier = findRequestInTx(db, requestId, 'batch');
+      const earlier = findRequestInTx(db, requestId, ['batch']);
       if (earlier !== undefined) {
-        const ids = db.statement('SELECT id FROM jobs WHERE batch_id = ? ORDER BY create_revision').all(earlier) as { id: string }[];
-        return { batch: selectBatchInTx(db, earlier), jobIds: ids.map((row) => row.id), revision: selectHistoryHead(db, 'requester') };
+        // The first answer, as it was; the batch as it is now.
+        const first = JSON.parse(earlier.response ?? '{"jobIds":[],"revision":0}') as { jobIds: string[]; revision: number };
+        return { batch: selectBatchInTx(db, earlier.recordId), ...first };
       }
       const id = insertBatchInTx(db, batch, now);
       const jobIds = jobs.map((job) => insertJobInTx(db, { ...job, batchId: id }, onDuplicate, now).id);
-      recordRequestInTx(db, requestId, 'batch', id, now);
-      return { batch: selectBatchInTx(db, id), jobIds, revision: selectHistoryHead(db, 'requester') };
+      // A batch whose every job was a live duplicate has no job of its own to wait for.
+      completeBatchIfDoneInTx(db, id, '', now);
+      const revision = selectHistoryHead(db, 'requester');
+      recordRequestInTx(db, requestId, 'batch', id, now, JSON.stringify({ jobIds, revision }));
+      return { batch: selectBatchInTx(db, id), jobIds, revision };
     });
   }
 

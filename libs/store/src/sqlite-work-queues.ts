@@ -41,7 +41,10 @@ export class SqliteWorkQueues implements WorkQueueStore {
       leaseId: checkLeaseId(input.leaseId),
       worker: checkWorker(input.worker),
     };
-    const db = this.databases.get(nodeId);
+    requireLiveLeaseInTx(this.coordination, request.leaseId, this.now());
+    // A node with no database has no job yet: nothing to hand out, and no file is made for it.
+    const db = this.databases.existing(nodeId);
+    if (db === undefined) return { queueHeld: false };
     this.recordLeaseClaims(request.leaseId, nodeId);
     return db.write(() => claimJobInTx(db, this.coordination, request, this.now()));
   }

@@ -113,7 +113,7 @@ export function openStorage(settings: StorageSettings): Storage {
   const leaseEnded = {
     leaseEnded(leaseId: number, releasedLocks: readonly string[]) {
       locks.leaseEnded(leaseId, releasedLocks);
-      claims.leaseEnded();
+      claims.leaseEnded(leaseId);
     },
   };
   return {
@@ -134,6 +134,7 @@ export function openStorage(settings: StorageSettings): Storage {
     lockStore: locks,
     stopLockWaits: () => locks.close(),
     close() {
+      claims.close();
       locks.close();
       pool.closeAll();
       coordination.close();

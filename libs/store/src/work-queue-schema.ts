@@ -40,6 +40,9 @@ export const WORK_QUEUES_AND_BATCHES = `
   CREATE INDEX jobs_by_batch_state ON jobs (batch_id, state, create_revision) WHERE batch_id <> '';
 
   ALTER TABLE job_history ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';
+  -- What a create answered, when that is more than its record (a batch's job ids): a retry
+  -- with the same request_id answers the same.
+  ALTER TABLE request_ids ADD COLUMN response TEXT;
 
   CREATE TABLE queue_holds (
     queue     TEXT PRIMARY KEY,

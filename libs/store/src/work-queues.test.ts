@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { checkNodeDatabase } from './consistency-check.js';
 import type { ClaimsReturned } from './claim-returner.js';
@@ -6,6 +7,14 @@ import type { Job } from './job-model.js';
 import type { CreateJobInput } from './job-store.js';
 import type { Storage } from './storage.js';
 import { rejection, useTempStorage } from './test-support/temp-storage.js';
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`not true after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 const NODE = 'requester-1';
 const OTHER_NODE = 'requester-2';
@@ -328,6 +337,26 @@ describe('work queues', () => {
       expect(job.stateMessage).toMatch(/out of retries/);
     });
 
+    it('tries a return that could not be written again later, until the job is back in its queue', async () => {
+      const returned: ClaimsReturned[] = [];
+      const failures: unknown[] = [];
+      const storage = temp.open({ onClaimsReturned: (done, failure) => (returned.push(...done), failure && failures.push(failure)) });
+      const job = (await storage.jobStore.createJob(NODE, { state: 'QUEUED' })).job;
+      const lease = await storage.leaseStore.grant(60);
+      await storage.workQueues.claimJob(NODE, { queue: '', leaseId: lease.id });
+      // Another process holds the database's write lock (an operator's sqlite3, say) past the busy timeout.
+      const other = new Database(storage.locations.nodeDatabasePath('requester', NODE));
+      other.exec('BEGIN IMMEDIATE');
+      await storage.leaseStore.revoke(lease.id);
+      await storage.claims.settled();
+      expect(failures).toHaveLength(1);
+      expect((await getJob(storage, job.id)).state).toBe('RUNNING');
+      other.exec('COMMIT');
+      other.close();
+      await eventually(async () => (await getJob(storage, job.id)).state === 'QUEUED');
+      expect(returned).toEqual([{ leaseId: lease.id, nodeId: NODE, jobs: 1 }]);
+    }, 30_000);
+
     it('returns the claims of a revoked lease from every requester database, and only the claims of that lease', async () => {
       const { storage, returned } = openClocked();
       const mine = [await queued(storage), await queued(storage, {}, OTHER_NODE)];
@@ -445,6 +474,30 @@ describe('work queues', () => {
         await rejection(storage.jobStore.updateJobState(NODE, { jobId: job.id, newState, claim: proofOf(job) }), 'ABORTED');
       }
       expect(await getJob(storage, job.id)).toEqual(returned);
+    });
+
+    it('tells a stale claimer ABORTED even when it also expects the revision its claim had', async () => {
+      const { storage, clock } = openClocked();
+      await queued(storage);
+      const dying = await storage.leaseStore.grant(2);
+      const claimed = await claimOne(storage, dying.id);
+      await expireLease(storage, clock, dying);
+      expect(
+        await rejection(
+          storage.jobStore.updateJobState(NODE, { jobId: claimed.id, newState: 'COMPLETED', claim: proofOf(claimed), expectedRevision: claimed.revision }),
+          'ABORTED',
+        ),
+      ).toContain('no longer claimed');
+    });
+
+    it('refuses a next_queue that is the job\'s own queue (FAILED_PRECONDITION): that would reset its retries', async () => {
+      const { storage } = openClocked();
+      await queued(storage, { queue: 'stage-1' });
+      const lease = await storage.leaseStore.grant(60);
+      const claimed = await claimOne(storage, lease.id, 'stage-1');
+      expect(
+        await rejection(storage.jobStore.updateJobState(NODE, { jobId: claimed.id, newState: 'QUEUED', nextQueue: 'stage-1', claim: proofOf(claimed) }), 'FAILED_PRECONDITION'),
+      ).toContain('already in queue');
     });
 
     it('refuses the old claim once another claimer took the job again (ABORTED)', async () => {
@@ -738,10 +791,12 @@ describe('work queues', () => {
       expect(leaseClaimRows(storage)).toEqual([]);
     });
 
-    it('refuses a claim on a node that has no database (NOT_FOUND), creating no file', async () => {
+    it('hands out nothing on a node that has no database yet, creating no file; an ended lease is still NOT_FOUND there', async () => {
       const { storage } = openClocked();
       const lease = await storage.leaseStore.grant(60);
-      await rejection(claim(storage, lease.id, '', undefined, 'no-such-node'), 'NOT_FOUND');
+      expect(await claim(storage, lease.id, '', undefined, 'no-such-node')).toEqual({ queueHeld: false });
+      await storage.leaseStore.revoke(lease.id);
+      expect(await rejection(claim(storage, lease.id, '', undefined, 'no-such-node'), 'NOT_FOUND')).toContain(`lease ${lease.id}`);
       expect(fs.existsSync(storage.locations.nodeDatabasePath('requester', 'no-such-node'))).toBe(false);
       expect(leaseClaimRows(storage)).toEqual([]);
     });

@@ -128,16 +128,16 @@ export type Job = Message<"jobkeep.v1.Job"> & {
   retryPolicy?: RetryPolicy | undefined;
 
   /**
-   * Output only. When a job given back for a retry may be claimed again (the end of its
-   * backoff); unset before its first retry and once it has been claimed again.
+   * Output only. When a job given back for a retry may be taken again (the end of its
+   * backoff); unset before its first retry and once ClaimJob has taken it again.
    *
    * @generated from field: google.protobuf.Timestamp retry_time = 19;
    */
   retryTime?: Timestamp | undefined;
 
   /**
-   * Output only. The queue (pipeline stage) whose work the job last finished, kept across
-   * retries so that a retry resumes from there.
+   * Output only. The queue (pipeline stage) whose work the job last finished, as Merritt's
+   * last_successful_status; a retry keeps it, and runs the stage the job is in again.
    *
    * @generated from field: string last_successful_queue = 20;
    */
@@ -160,8 +160,9 @@ export const JobSchema: GenMessage<Job> = /*@__PURE__*/
 
 /**
  * How a job is retried. Its retry count goes up each time it returns to its queue after an
- * attempt that did not finish: the claimer's lease ended, or the claimer gave it back. The n-th
- * retry waits min(backoff_ms * 2^(n-1), max_backoff_ms).
+ * attempt that did not finish: the claimer's lease ended, or a RUNNING job was given back
+ * (UpdateJobState to QUEUED, claimed or not). The n-th retry waits
+ * min(backoff_ms * 2^(n-1), max_backoff_ms); past max_retries the job goes to FAILED instead.
  *
  * @generated from message jobkeep.v1.RetryPolicy
  */
@@ -181,7 +182,7 @@ export type RetryPolicy = Message<"jobkeep.v1.RetryPolicy"> & {
   backoffMs?: number | undefined;
 
   /**
-   * The longest wait, in milliseconds; 300000 (five minutes) when unset.
+   * The longest wait, in milliseconds; when unset, 300000 (five minutes) or backoff_ms if larger.
    *
    * @generated from field: optional uint32 max_backoff_ms = 3;
    */
