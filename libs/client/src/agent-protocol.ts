@@ -17,7 +17,9 @@ import { JobkeepError } from '@jobkeep/errors';
  *    walks an accepted one through RUNNING and PUBLISHING to COMPLETED, or to FAILED, with a
  *    run result. Every step is written to C's database with `expected_states`, then reported to
  *    R's view with JobStore.UpdateExecution(R, { computeState, message }) on the condition that
- *    R has not stopped it (`expected_desired_states` PENDING or RUNNING).
+ *    R has not stopped it (`expected_desired_states` PENDING or RUNNING); how a run ended
+ *    (COMPLETED, FAILED, CANCELLED, BID_REJECTED) is reported without that condition, so that
+ *    R's view always ends with what C did.
  * 4. R follows its own database. BID_ACCEPTED moves J to RUNNING. COMPLETED completes J.
  *    FAILED (or C going offline) gives J back (RUNNING → QUEUED, which the store counts as a
  *    retry, with backoff, and FAILS once the job is out of retries); R then tries another
@@ -25,6 +27,8 @@ import { JobkeepError } from '@jobkeep/errors';
  *    no attempt, and costs no retry.
  * 5. Cancelling J (UpdateJobState CANCELLED) makes R stop its live executions: desired state
  *    STOPPED in its view, and CANCELLED in C's database, where C kills the run.
+ *    A compute node creates its database at start (with a checkpoint), so that it can be
+ *    followed before its first bid arrives.
  * 6. A compute node that restarts fails its live executions (BID_ACCEPTED, RUNNING,
  *    PUBLISHING) with the message "node restart", so that R retries them. A requester that
  *    restarts rescans its non-terminal jobs, and resumes its watch from the revision it saved

@@ -2,4 +2,4 @@
 export { COMPUTE_MAIN, LocalCluster, REQUESTER_MAIN } from './local-cluster.js';
 export type { ComputeNodeSettings } from './local-cluster.js';
 export type { LogLine, NodeProcess } from './node-process.js';
-export { eventually, sleep } from './polling.js';
+export { eventually, processGone, sleep } from './polling.js';

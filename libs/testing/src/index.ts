@@ -4,4 +4,4 @@ export type { LogLine, NodeProcess } from './node-process.js';
 export { launchServer, useNodeProcesses } from './use-node-processes.js';
 export { COMPUTE_MAIN, LocalCluster, REQUESTER_MAIN } from './local-cluster.js';
 export type { ComputeNodeSettings } from './local-cluster.js';
-export { eventually, sleep } from './polling.js';
+export { eventually, processGone, sleep } from './polling.js';
