@@ -1,0 +1,38 @@
+import {
+  createCheckpointStoreClient,
+  createExecutionStoreClient,
+  createJobStoreClient,
+  createLeaseClient,
+  createNodeRegistryClient,
+  type CheckpointStoreClient,
+  type ExecutionStoreClient,
+  type JobStoreClient,
+  type LeaseServiceClient,
+  type NodeRegistryClient,
+} from '@jobkeep/client';
+
+/** The clients a requester uses: all of them reach one jobkeep server, through libs/client only. */
+export interface RequesterClients {
+  jobs: JobStoreClient;
+  executions: ExecutionStoreClient;
+  checkpoints: CheckpointStoreClient;
+  nodes: NodeRegistryClient;
+  leases: LeaseServiceClient;
+  close(): void;
+}
+
+export function connectRequester(server: string): RequesterClients {
+  const clients = {
+    jobs: createJobStoreClient(server),
+    executions: createExecutionStoreClient(server),
+    checkpoints: createCheckpointStoreClient(server),
+    nodes: createNodeRegistryClient(server),
+    leases: createLeaseClient(server),
+  };
+  return {
+    ...clients,
+    close() {
+      for (const client of Object.values(clients)) client.close();
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import { DesiredExecutionState, ExecutionState, JobState, NodeDatabaseKind } from '@jobkeep/api';
+import { createExecutionStoreClient, createJobStoreClient, createNodeRegistryClient } from '@jobkeep/client';
+import { eventually, launchServer, useNodeProcesses } from '@jobkeep/testing';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import type { JobStatus } from './commands/status.js';
+import type { JobView } from './commands/views.js';
+import { useFakeComputeNodes } from './test-support/fake-compute-node.js';
+import { launchDaemon, requesterJson, runRequester } from './test-support/requester-processes.js';
+
+const REQUESTER = 'req-1';
+
+describe('the requester daemon', () => {
+  const processes = useNodeProcesses();
+  const startCompute = useFakeComputeNodes();
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const close of closers.splice(0)) close();
+  });
+
+  /** A server, a requester daemon on it, and clients to look at what they do. */
+  async function cluster() {
+    const { address } = await launchServer(processes, processes.tempDir());
+    const jobs = createJobStoreClient(address);
+    const executions = createExecutionStoreClient(address);
+    const nodes = createNodeRegistryClient(address);
+    closers.push(() => jobs.close(), () => executions.close(), () => nodes.close());
+    const cli = ['--server', address, '--node-id', REQUESTER];
+    const submit = async (...args: string[]) => (await requesterJson<{ jobs: JobView[] }>(['submit', ...cli, ...args])).jobs;
+    const status = (jobId: string) => requesterJson<JobStatus>(['status', ...cli, jobId]);
+    const jobState = async (jobId: string) => (await jobs.getJob({ nodeId: REQUESTER, key: { case: 'id', value: jobId } })).job!;
+    const views = async (jobId: string) => (await jobs.listExecutions({ nodeId: REQUESTER, jobId })).executions;
+    const startDaemon = async (args: string[] = []) => {
+      const daemon = launchDaemon(processes, address, REQUESTER, args);
+      // What the daemon did, for whoever reads a failure.
+      onTestFailed(() => console.error(daemon.lines.slice(-100).map((line) => JSON.stringify(line)).join('\n')));
+      await daemon.waitFor('requester ready');
+      return daemon;
+    };
+    return { address, cli, jobs, executions, nodes, submit, status, jobState, views, startDaemon };
+  }
+
+  it('places a job on an online compute node, completes it when its execution completes, and stops cleanly on SIGTERM', async () => {
+    const { address, cli, nodes, submit, status, jobState, startDaemon } = await cluster();
+    const compute = await startCompute(address, 'compute-a', { slots: 2 });
+    const daemon = await startDaemon();
+    expect((await nodes.get({ nodeId: REQUESTER })).node).toMatchObject({ kind: NodeDatabaseKind.REQUESTER, online: true });
+
+    const [job] = await submit('--', 'echo', 'hi');
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.COMPLETED));
+
+    const report = await status(job!.id);
+    expect(report.job).toMatchObject({ state: 'COMPLETED', retryCount: 0 });
+    expect(report.executions).toEqual([
+      expect.objectContaining({ id: `${job!.id}.x1`, attempt: 1, computeNodeId: 'compute-a', desiredState: 'RUNNING', computeState: 'COMPLETED' }),
+    ]);
+    expect(report.latestRun).toMatchObject({ state: 'COMPLETED', exitCode: 0, stdoutTail: 'ran on compute-a\n' });
+    expect(compute.bids.map((bid) => [bid.id, bid.jobSpec])).toEqual([[`${job!.id}.x1`, { executor: 'exec', argv: ['echo', 'hi'] }]]);
+    expect(compute.runsOf(job!.id)).toHaveLength(1);
+    const logs = await runRequester(['logs', ...cli, job!.id]);
+    expect(logs.stdout).toContain('ran on compute-a');
+
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.lines.map((line) => line.msg)).toContain('requester stopped');
+    expect(daemon.lines.filter((line) => line.level >= 40)).toEqual([]);
+    expect((await nodes.get({ nodeId: REQUESTER })).node!.online).toBe(false);
+  });
+
+  it('spreads 100 jobs over 3 compute nodes by their free slots and completes each with exactly one run', { timeout: 60_000 }, async () => {
+    const { address, jobs, submit, startDaemon } = await cluster();
+    const computeNodes = await Promise.all(['compute-a', 'compute-b', 'compute-c'].map((id) => startCompute(address, id, { slots: 8 })));
+    const daemon = await startDaemon();
+    const submitted = await submit('--count', '100', '--executor', 'noop');
+
+    const completed = async () => (await jobs.listJobs({ nodeId: REQUESTER, states: [JobState.COMPLETED], pageSize: 1000 })).jobs.length;
+    await eventually(async () => expect(await completed()).toBe(100), { timeoutMs: 45_000 });
+    for (const job of submitted) expect(computeNodes.flatMap((node) => node.runsOf(job.id))).toEqual([`${job.id}.x1`]);
+    for (const node of computeNodes) expect(node.runs.size).toBeGreaterThan(0);
+    expect(daemon.lines.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
+  it('retries a failed execution on another node, then fails the job after its retries with the exit message in status', async () => {
+    const { address, submit, status, jobState, startDaemon } = await cluster();
+    const failing = { slots: 1, outcome: () => ({ kind: 'fail' as const, exitCode: 3, stderr: 'boom: disk full\n' }) };
+    await startCompute(address, 'compute-a', failing);
+    await startCompute(address, 'compute-b', failing);
+    await startDaemon();
+
+    const [job] = await submit('--max-retries', '1', '--backoff-ms', '50', '--', 'false');
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.FAILED));
+
+    const report = await status(job!.id);
+    expect(report.job.state).toBe('FAILED');
+    expect(report.job.retryCount).toBe(1);
+    expect(report.job.message).toContain('exit 3: boom: disk full');
+    expect(report.job.message).toContain('out of retries');
+    expect(report.executions.map((execution) => [execution.attempt, execution.computeState])).toEqual([
+      [1, 'FAILED'],
+      [2, 'FAILED'],
+    ]);
+    // The retry went to the other node.
+    expect(new Set(report.executions.map((execution) => execution.computeNodeId)).size).toBe(2);
+    expect(report.latestRun).toMatchObject({ state: 'FAILED', exitCode: 3, stderrTail: 'boom: disk full\n' });
+  });
+
+  it('tries a rejected bid on another node without using a retry', async () => {
+    const { address, submit, jobState, views, startDaemon } = await cluster();
+    // The most free slots: picked first.
+    const rejecting = await startCompute(address, 'compute-a', { slots: 4, outcome: () => ({ kind: 'reject' }) });
+    const accepting = await startCompute(address, 'compute-b', { slots: 1 });
+    await startDaemon();
+
+    const [job] = await submit('--max-retries', '0', '--', 'echo', 'hi');
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.COMPLETED));
+
+    expect((await jobState(job!.id)).retryCount).toBe(0);
+    expect((await views(job!.id)).map((view) => [view.id, view.computeNodeId, view.computeState])).toEqual([
+      [`${job!.id}.x1`, 'compute-a', ExecutionState.BID_REJECTED],
+      [`${job!.id}.x2`, 'compute-b', ExecutionState.COMPLETED],
+    ]);
+    expect(rejecting.runsOf(job!.id)).toHaveLength(0);
+    expect(accepting.runsOf(job!.id)).toHaveLength(1);
+  });
+
+  it('gives the job of a node that goes offline to another node, and cancels it on the offline one', async () => {
+    const { address, executions, submit, jobState, views, startDaemon } = await cluster();
+    const vanishing = await startCompute(address, 'compute-a', { slots: 4, outcome: () => ({ kind: 'hold' }) });
+    const staying = await startCompute(address, 'compute-b', { slots: 1 });
+    await startDaemon();
+
+    const [job] = await submit('--backoff-ms', '50', '--', 'sleep', '60');
+    await eventually(async () => {
+      expect(vanishing.heldCount).toBe(1);
+      expect((await jobState(job!.id)).state).toBe(JobState.RUNNING);
+    });
+    await vanishing.goOffline();
+
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.COMPLETED));
+    expect((await jobState(job!.id)).retryCount).toBe(1);
+    const [first, second] = await views(job!.id);
+    expect(first).toMatchObject({
+      id: `${job!.id}.x1`,
+      computeNodeId: 'compute-a',
+      desiredState: DesiredExecutionState.STOPPED,
+      computeState: ExecutionState.FAILED,
+      stateMessage: 'node compute-a offline',
+    });
+    expect(second).toMatchObject({ computeNodeId: 'compute-b', computeState: ExecutionState.COMPLETED });
+    expect((await executions.getExecution({ nodeId: 'compute-a', executionId: first!.id })).execution!.state).toBe(ExecutionState.CANCELLED);
+    expect(staying.runsOf(job!.id)).toHaveLength(1);
+  });
+
+  it('cancels a running job: the compute-side execution becomes CANCELLED and the view STOPPED', async () => {
+    const { address, cli, executions, submit, jobState, views, startDaemon } = await cluster();
+    const compute = await startCompute(address, 'compute-a', { slots: 1, outcome: () => ({ kind: 'hold' }) });
+    await startDaemon();
+
+    const [job] = await submit('--', 'sleep', '60');
+    await eventually(async () => {
+      expect(compute.heldCount).toBe(1);
+      expect((await jobState(job!.id)).state).toBe(JobState.RUNNING);
+    });
+
+    const cancel = await runRequester(['cancel', ...cli, job!.id]);
+    expect(cancel).toMatchObject({ code: 0, stdout: `${job!.id} CANCELLED\n` });
+    const executionId = `${job!.id}.x1`;
+    await eventually(async () => {
+      expect((await executions.getExecution({ nodeId: 'compute-a', executionId })).execution!.state).toBe(ExecutionState.CANCELLED);
+      expect(compute.cancelled.has(executionId)).toBe(true);
+      expect((await views(job!.id))[0]).toMatchObject({ desiredState: DesiredExecutionState.STOPPED, computeState: ExecutionState.CANCELLED });
+    });
+    expect((await jobState(job!.id)).state).toBe(JobState.CANCELLED);
+
+    const again = await runRequester(['cancel', ...cli, job!.id]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/^error: .*CANCELLED.*\(FAILED_PRECONDITION\)\n$/);
+  });
+});
