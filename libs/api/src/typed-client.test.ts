@@ -132,8 +132,20 @@ describe('createTypedClient', () => {
     try {
       expect(await failure(echo.concat(brokenSource()))).toMatchObject({ message: 'source broke' });
       const replies: string[] = [];
+      // The source breaks only once the first reply is in: what arrived before the failure is
+      // delivered, whatever the machine's load.
+      let firstReply!: () => void;
+      const replied = new Promise<void>((resolve) => (firstReply = resolve));
+      async function* sourceBreakingAfterReply() {
+        yield { value: 'a' };
+        await replied;
+        throw new Error('source broke');
+      }
       const chatting = (async () => {
-        for await (const { value } of echo.chat(brokenSource())) replies.push(value);
+        for await (const { value } of echo.chat(sourceBreakingAfterReply())) {
+          replies.push(value);
+          firstReply();
+        }
       })();
       expect(await failure(chatting)).toMatchObject({ message: 'source broke' });
       expect(replies).toEqual(['a']);
