@@ -1,32 +1,41 @@
 #!/usr/bin/env node
 import { parseComputeConfig } from './compute-config.js';
-import { startComputeNode } from './compute-node.js';
+import { startComputeNode, type ComputeNode } from './compute-node.js';
 import { createLogger } from './logger.js';
 
 const config = parseComputeConfig(process.argv);
 const logger = createLogger(config.logLevel);
 
+// Listening before the node starts: a signal that arrives while it starts (even right after it
+// says it is ready) stops it cleanly instead of killing it.
+let node: ComputeNode | undefined;
+let stopRequested = false;
+const stop = (running: ComputeNode, exitCode: number) =>
+  running.stop().then(
+    () => process.exit(exitCode),
+    (error: unknown) => {
+      logger.fatal({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, 'signal received');
+    stopRequested = true;
+    if (node !== undefined) void stop(node, 0);
+  });
+}
+
 try {
-  const node = await startComputeNode(config, logger);
-  const stop = (exitCode: number) =>
-    node.stop().then(
-      () => process.exit(exitCode),
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, 'signal received');
-      void stop(0);
-    });
-  }
-  void node.failure.then((error) => {
+  node = await startComputeNode(config, logger);
+  const started = node;
+  if (stopRequested) void stop(started, 0);
+  void started.failure.then((error) => {
     logger.fatal({ err: error }, 'compute node cannot go on');
-    void stop(1);
+    void stop(started, 1);
   });
 } catch (error) {
   logger.fatal({ err: error }, 'compute node could not start');
   process.exitCode = 1;
+  process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
 }
