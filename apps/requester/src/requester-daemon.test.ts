@@ -66,6 +66,23 @@ describe('the requester daemon', () => {
     expect((await nodes.get({ nodeId: REQUESTER })).node!.online).toBe(false);
   });
 
+  it('recovers the end of a run whose report never came: the compute node wrote it to its database only', async () => {
+    const { address, executions, submit, jobState, views, startDaemon } = await cluster();
+    const compute = await startCompute(address, 'compute-a', { slots: 1, outcome: () => ({ kind: 'hold' }) });
+    const daemon = await startDaemon();
+    const [job] = await submit('--executor', 'noop');
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.RUNNING));
+    // The node stays online but reports nothing more: the end of the run reaches only its own database.
+    await compute.mute();
+    const executionId = `${job!.id}.x1`;
+    await executions.updateExecutionState({ nodeId: 'compute-a', executionId, newState: ExecutionState.PUBLISHING });
+    await executions.updateExecutionState({ nodeId: 'compute-a', executionId, newState: ExecutionState.COMPLETED, message: 'exit 0' });
+
+    await eventually(async () => expect((await jobState(job!.id)).state).toBe(JobState.COMPLETED), { timeoutMs: 15_000 });
+    expect(await views(job!.id)).toEqual([expect.objectContaining({ id: executionId, computeState: ExecutionState.COMPLETED })]);
+    expect(daemon.lines.map((line) => line.msg)).toContain('a lost report of a compute node recovered');
+  });
+
   it('spreads 100 jobs over 3 compute nodes by their free slots and completes each with exactly one run', { timeout: 60_000 }, async () => {
     const { address, jobs, submit, startDaemon } = await cluster();
     const computeNodes = await Promise.all(['compute-a', 'compute-b', 'compute-c'].map((id) => startCompute(address, id, { slots: 8 })));

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
-import { JobkeepError, grantLease, watchJobs, type LeaseKeeper } from '@jobkeep/client';
+import { ExecutionState, JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
+import { JobkeepError, grantLease, isJobkeepError, watchJobs, type LeaseKeeper } from '@jobkeep/client';
 import type { Logger } from 'pino';
 import { ExecutionFollower } from './execution-follower.js';
 import { NodePicker, type ComputeNode } from './node-picker.js';
@@ -11,6 +11,10 @@ import type { DaemonConfig } from './requester-config.js';
 import { Scheduler } from './scheduler.js';
 import { WatchCheckpoint } from './watch-checkpoint.js';
 
+/** Every this many ticks, live executions are compared with their compute nodes (recoverLostReports). */
+const LOST_REPORT_CHECK_TICKS = 5;
+/** Compute states after which a run is over. */
+const ENDED_ON_COMPUTE = new Set([ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED, ExecutionState.BID_REJECTED]);
 
 /** The history events a requester acts on; the rest (its own creates, deletes, batches) are not its business. */
 const WATCHED_EVENTS = [JobEventType.JOB_CREATED, JobEventType.JOB_STATE_CHANGED, JobEventType.EXECUTION_UPDATED];
@@ -201,6 +205,7 @@ export class RequesterDaemon {
    */
   private async tick(): Promise<void> {
     const signal = this.stopping.signal;
+    let ticks = 0;
     while (!signal.aborted) {
       try {
         await sleep(this.config.nodeCheckIntervalMs, undefined, { signal });
@@ -215,8 +220,40 @@ export class RequesterDaemon {
       } catch (error) {
         if (!signal.aborted) this.logger.warn({ err: error }, 'registry read failed');
       }
+      if (++ticks % LOST_REPORT_CHECK_TICKS === 0) await this.recoverLostReports();
       this.scheduler.dispatchSoon();
       this.checkpoint.saveSoon();
+    }
+  }
+
+  /**
+   * A compute node's report of how a run ended can be lost: the node may crash between its own
+   * write and the report, or the server be out of reach for longer than it retries. Every few
+   * ticks each live execution is read on its node, and an end the view has not heard of is
+   * copied into it; the follower then acts on it as on any report.
+   */
+  private async recoverLostReports(): Promise<void> {
+    for (const [executionId, { nodeId, jobId }] of this.picker.liveExecutions()) {
+      if (this.stopping.signal.aborted) return;
+      try {
+        const remote = (await this.clients.executions.getExecution({ nodeId, executionId })).execution;
+        if (remote === undefined || !ENDED_ON_COMPUTE.has(remote.state)) continue;
+        const view = (await this.clients.jobs.listExecutions({ nodeId: this.config.nodeId, jobId, pageSize: 1000 })).executions.find(
+          (execution) => execution.id === executionId,
+        );
+        if (view === undefined || view.computeState === remote.state) continue;
+        await this.clients.jobs.updateExecution({
+          nodeId: this.config.nodeId,
+          executionId,
+          computeState: remote.state,
+          message: remote.stateMessage,
+        });
+        this.logger.warn({ jobId, executionId, computeNodeId: nodeId }, 'a lost report of a compute node recovered');
+        void this.queue.mark(jobId);
+      } catch (error) {
+        // NOT_FOUND: the compute side was never created (the follower creates it) or is gone.
+        if (!isJobkeepError(error, 'NOT_FOUND')) this.logger.warn({ err: error, executionId }, 'checking an execution on its node failed');
+      }
     }
   }
 

@@ -96,6 +96,12 @@ export class FakeComputeNode {
     await Promise.all(chosen.map((execution) => this.finish(execution, { kind: 'complete', stdout: 'released\n' })));
   }
 
+  /** The node stays online but stops following its database, and so stops reporting. */
+  async mute(): Promise<void> {
+    this.stopping.abort();
+    await this.watching;
+  }
+
   /** The node dies: it stops following its database, and its lease ends (the registry shows it offline at once). */
   async goOffline(): Promise<void> {
     this.stopping.abort();
