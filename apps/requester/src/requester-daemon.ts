@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExecutionState, JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
+import { JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
 import { JobkeepError, grantLease, isJobkeepError, watchJobs, type LeaseKeeper } from '@jobkeep/client';
 import type { Logger } from 'pino';
 import { ExecutionFollower } from './execution-follower.js';
@@ -10,11 +10,12 @@ import { connectRequester, type RequesterClients } from './requester-clients.js'
 import type { DaemonConfig } from './requester-config.js';
 import { Scheduler } from './scheduler.js';
 import { WatchCheckpoint } from './watch-checkpoint.js';
+import { TERMINAL_EXECUTION_STATES, millis } from './wire-values.js';
 
 /** Every this many ticks, live executions are compared with their compute nodes (recoverLostReports). */
 const LOST_REPORT_CHECK_TICKS = 5;
-/** Compute states after which a run is over. */
-const ENDED_ON_COMPUTE = new Set([ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED, ExecutionState.BID_REJECTED]);
+/** How old an end on the compute side must be before its report counts as lost. */
+const LOST_REPORT_GRACE_MS = 5000;
 
 /** The history events a requester acts on; the rest (its own creates, deletes, batches) are not its business. */
 const WATCHED_EVENTS = [JobEventType.JOB_CREATED, JobEventType.JOB_STATE_CHANGED, JobEventType.EXECUTION_UPDATED];
@@ -237,7 +238,9 @@ export class RequesterDaemon {
       if (this.stopping.signal.aborted) return;
       try {
         const remote = (await this.clients.executions.getExecution({ nodeId, executionId })).execution;
-        if (remote === undefined || !ENDED_ON_COMPUTE.has(remote.state)) continue;
+        if (remote === undefined || !TERMINAL_EXECUTION_STATES.has(remote.state)) continue;
+        // A report still on its way is not lost: only an end older than the grace is taken.
+        if (Date.now() - millis(remote.modifyTime) < LOST_REPORT_GRACE_MS) continue;
         const view = (await this.clients.jobs.listExecutions({ nodeId: this.config.nodeId, jobId, pageSize: 1000 })).executions.find(
           (execution) => execution.id === executionId,
         );
