@@ -1,34 +1,17 @@
 import { DesiredExecutionState, JobState, NodeDatabaseKind } from '@jobkeep/api';
-import { WATCH_CHECKPOINT, createCheckpointStoreClient, createExecutionStoreClient, createJobStoreClient, executionIdFor } from '@jobkeep/client';
-import { eventually, launchServer, useNodeProcesses } from '@jobkeep/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { JobView } from './commands/views.js';
+import { WATCH_CHECKPOINT, executionIdFor } from '@jobkeep/client';
+import { eventually } from '@jobkeep/testing';
+import { describe, expect, it } from 'vitest';
 import { useFakeComputeNodes, type FakeComputeNode } from './test-support/fake-compute-node.js';
-import { launchDaemon, requesterJson } from './test-support/requester-processes.js';
-
-const REQUESTER = 'req-1';
+import { REQUESTER, useRequesterCluster } from './test-support/requester-cluster.js';
 
 describe('requester crash recovery', () => {
-  const processes = useNodeProcesses();
   const startCompute = useFakeComputeNodes();
-  const closers: (() => void)[] = [];
-  afterEach(() => {
-    for (const close of closers.splice(0)) close();
-  });
+  const startCluster = useRequesterCluster();
 
   async function cluster() {
-    const { address } = await launchServer(processes, processes.tempDir());
-    const jobs = createJobStoreClient(address);
-    const executions = createExecutionStoreClient(address);
-    closers.push(() => jobs.close(), () => executions.close());
-    const submit = async (...args: string[]) =>
-      (await requesterJson<{ jobs: JobView[] }>(['submit', '--server', address, '--node-id', REQUESTER, ...args])).jobs;
-    const startDaemon = async () => {
-      const daemon = launchDaemon(processes, address, REQUESTER);
-      await daemon.waitFor('requester ready');
-      return daemon;
-    };
-    const countIn = async (state: JobState) => (await jobs.listJobs({ nodeId: REQUESTER, states: [state], pageSize: 1000 })).jobs.length;
+    const base = await startCluster();
+    const { jobs, executions } = base;
     /** Each job's executions: the requester's views, and the compute nodes' records. */
     const executionsOf = async (jobId: string, computeNodes: FakeComputeNode[]) => ({
       views: (await jobs.listExecutions({ nodeId: REQUESTER, jobId })).executions.map((view) => view.id),
@@ -39,16 +22,14 @@ describe('requester crash recovery', () => {
         .map((execution) => execution.id),
       runs: computeNodes.flatMap((node) => node.runsOf(jobId)),
     });
-    return { address, jobs, submit, startDaemon, countIn, executionsOf };
+    return { ...base, executionsOf };
   }
 
   it('finishes every job after a SIGKILL mid-flight and a restart, running each exactly once', async () => {
-    const { address, submit, startDaemon, countIn, executionsOf } = await cluster();
+    const { address, checkpoints, submit, startDaemon, countIn, executionsOf } = await cluster();
     const computeNodes = await Promise.all(
       ['compute-a', 'compute-b', 'compute-c'].map((id) => startCompute(address, id, { slots: 4, outcome: () => ({ kind: 'hold' }) })),
     );
-    const checkpoints = createCheckpointStoreClient(address);
-    closers.push(() => checkpoints.close());
     const savedCheckpoint = async () => {
       const { checkpoint } = await checkpoints.getCheckpoint({ nodeId: REQUESTER, kind: NodeDatabaseKind.REQUESTER, name: WATCH_CHECKPOINT });
       return BigInt(new TextDecoder().decode(checkpoint!.data));

@@ -1,43 +1,13 @@
 import { DesiredExecutionState, ExecutionState, JobState, NodeDatabaseKind } from '@jobkeep/api';
-import { createExecutionStoreClient, createJobStoreClient, createNodeRegistryClient } from '@jobkeep/client';
-import { eventually, launchServer, useNodeProcesses } from '@jobkeep/testing';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import type { JobStatus } from './commands/status.js';
-import type { JobView } from './commands/views.js';
+import { eventually } from '@jobkeep/testing';
+import { describe, expect, it } from 'vitest';
 import { useFakeComputeNodes } from './test-support/fake-compute-node.js';
-import { launchDaemon, requesterJson, runRequester } from './test-support/requester-processes.js';
-
-const REQUESTER = 'req-1';
+import { runRequester } from './test-support/requester-processes.js';
+import { REQUESTER, useRequesterCluster } from './test-support/requester-cluster.js';
 
 describe('the requester daemon', () => {
-  const processes = useNodeProcesses();
   const startCompute = useFakeComputeNodes();
-  const closers: (() => void)[] = [];
-  afterEach(() => {
-    for (const close of closers.splice(0)) close();
-  });
-
-  /** A server, a requester daemon on it, and clients to look at what they do. */
-  async function cluster() {
-    const { address } = await launchServer(processes, processes.tempDir());
-    const jobs = createJobStoreClient(address);
-    const executions = createExecutionStoreClient(address);
-    const nodes = createNodeRegistryClient(address);
-    closers.push(() => jobs.close(), () => executions.close(), () => nodes.close());
-    const cli = ['--server', address, '--node-id', REQUESTER];
-    const submit = async (...args: string[]) => (await requesterJson<{ jobs: JobView[] }>(['submit', ...cli, ...args])).jobs;
-    const status = (jobId: string) => requesterJson<JobStatus>(['status', ...cli, jobId]);
-    const jobState = async (jobId: string) => (await jobs.getJob({ nodeId: REQUESTER, key: { case: 'id', value: jobId } })).job!;
-    const views = async (jobId: string) => (await jobs.listExecutions({ nodeId: REQUESTER, jobId })).executions;
-    const startDaemon = async (args: string[] = []) => {
-      const daemon = launchDaemon(processes, address, REQUESTER, args);
-      // What the daemon did, for whoever reads a failure.
-      onTestFailed(() => console.error(daemon.lines.slice(-100).map((line) => JSON.stringify(line)).join('\n')));
-      await daemon.waitFor('requester ready');
-      return daemon;
-    };
-    return { address, cli, jobs, executions, nodes, submit, status, jobState, views, startDaemon };
-  }
+  const cluster = useRequesterCluster();
 
   it('places a job on an online compute node, completes it when its execution completes, and stops cleanly on SIGTERM', async () => {
     const { address, cli, nodes, submit, status, jobState, startDaemon } = await cluster();
