@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
-import { openStorage, type Storage } from '@jobkeep/store';
+import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
+import { holdDataDir, openStorage, type HeldDataDir, type Storage } from '@jobkeep/store';
+import { adminServiceHandlers, removeAdminLeftovers } from './admin-service.js';
 import type { WatchSettings } from './history-watch.js';
 import { jobStoreHandlers } from './job-store-service.js';
 import { workQueueHandlers } from './work-queue-handlers.js';
@@ -27,10 +28,24 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService];
+const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService, AdminService];
 
 /** Opens the data directory and serves jobkeep.v1, health and reflection on `config.listen`. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  // Before anything opens a file: a second server (or an offline admin tool) on the same data
+  // directory fails here, naming the process that holds it, instead of sharing its files.
+  const hold = holdDataDir(config.dataDir, { role: 'server' });
+  try {
+    // Holding the directory, nothing else can be using copies a crashed server left behind.
+    removeAdminLeftovers(config.dataDir);
+    return await serve(config, logger, hold);
+  } catch (error) {
+    hold.release();
+    throw error;
+  }
+}
+
+async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): Promise<RunningServer> {
   const storage = openStorage({
     dataDir: config.dataDir,
     jobStorePath: config.jobStorePath,
@@ -69,17 +84,22 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError }));
     server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError }));
+    server.addService(
+      grpcServiceDefinition(AdminService),
+      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError }),
+    );
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
     addReflection(server, [...SERVED_SERVICES, Health]);
     const port = await bind(server, config.listen);
     const address = config.listen.replace(/:\d+$/, `:${port}`);
+    hold.setAddress(address);
     logger.info({ address, dataDir: storage.locations.dataDir }, 'jobkeep serving');
     retention.start();
     // Claims of leases that ended just before a crash go back to their queues now.
     void storage.claims.returnOrphanedClaims();
     sweeper.start();
-    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, config, logger)) };
+    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, hold, config, logger)) };
   } catch (error) {
     server.forceShutdown();
     storage.close();
@@ -102,6 +122,7 @@ async function shutdown(
   retention: RetentionScheduler,
   sweeper: LeaseSweeper,
   watches: AbortController,
+  hold: HeldDataDir,
   config: ServerConfig,
   logger: Logger,
 ): Promise<void> {
@@ -127,6 +148,8 @@ async function shutdown(
   // Every store call is one synchronous transaction, so once no call is in flight (and the
   // sweeper and retention are stopped) no transaction is either: the files can close.
   storage.close();
+  // Last: until every file is closed, no other process may open them.
+  hold.release();
   logger.info('jobkeep stopped');
 }
 

@@ -26,7 +26,7 @@ export class RetentionScheduler {
     const runAll = () =>
       this.storage.retention.runAll(
         (kind, nodeId, error) => this.logger.error({ err: error, kind, nodeId }, 'retention failed on a database; it will be tried again at the next interval'),
-        this.stopping.signal,
+        { signal: this.stopping.signal },
       );
     this.enqueue(runAll);
     this.timer = setInterval(() => this.enqueue(runAll), this.intervalMs).unref();
@@ -38,7 +38,7 @@ export class RetentionScheduler {
     const last = this.lastRun.get(`${kind}:${nodeId}`);
     if (last !== undefined && Date.now() - last < this.intervalMs) return;
     this.enqueue(async () => {
-      const report = await this.storage.retention.runOne(kind, nodeId, this.stopping.signal);
+      const report = await this.storage.retention.runOne(kind, nodeId, { signal: this.stopping.signal });
       return report === undefined ? [] : [report];
     });
   }

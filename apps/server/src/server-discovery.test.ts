@@ -68,6 +68,7 @@ describe('discovery with no .proto file at hand', () => {
       expect((await health.check({ service: 'jobkeep.v1.ExecutionStore' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
       expect(Object.keys(statuses).sort()).toEqual([
         '',
+        'jobkeep.v1.AdminService',
         'jobkeep.v1.CheckpointStore',
         'jobkeep.v1.ExecutionStore',
         'jobkeep.v1.JobStore',

@@ -1,3 +1,4 @@
+import { failedPrecondition, notFound } from '@jobkeep/errors';
 import type { NodeDatabaseKind } from './database-locations.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 
@@ -19,8 +20,14 @@ interface CatalogueRow {
   create_time: number;
 }
 
-/** The catalogue of node databases, kept in coordination.db. */
+/**
+ * The catalogue of node databases, kept in coordination.db. Lifecycles are cached: this process
+ * is the only writer of the data directory (see data-dir-holder.ts), so the cache only changes
+ * through `setLifecycle`, and the check every create makes costs no read of coordination.db.
+ */
 export class Catalogue {
+  private readonly lifecycles = new Map<string, DatabaseLifecycle>();
+
   constructor(private readonly coordination: SqliteDatabase) {}
 
   /**
@@ -34,6 +41,33 @@ export class Catalogue {
     this.coordination
       .prepare('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
       .run(nodeId, kind, path, now);
+  }
+
+  /** The database's lifecycle; undefined when it is not catalogued (it does not exist yet). */
+  lifecycle(nodeId: string, kind: NodeDatabaseKind): DatabaseLifecycle | undefined {
+    const key = `${kind}:${nodeId}`;
+    const cached = this.lifecycles.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.coordination.prepare('SELECT lifecycle FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind) as
+      | { lifecycle: DatabaseLifecycle }
+      | undefined;
+    if (row !== undefined) this.lifecycles.set(key, row.lifecycle);
+    return row?.lifecycle;
+  }
+
+  /** FAILED_PRECONDITION unless the database takes new records: it is ACTIVE, or not created yet. */
+  checkTakesNewRecords(nodeId: string, kind: NodeDatabaseKind): void {
+    const lifecycle = this.lifecycle(nodeId, kind);
+    if (lifecycle === undefined || lifecycle === 'ACTIVE') return;
+    const records = kind === 'requester' ? 'jobs' : 'executions';
+    throw failedPrecondition(`node ${nodeId}'s ${kind} database is ${lifecycle} and takes no new ${records}; create them on another node`);
+  }
+
+  /** Moves a catalogued database along its lifecycle; NOT_FOUND when it is not catalogued. */
+  setLifecycle(nodeId: string, kind: NodeDatabaseKind, lifecycle: DatabaseLifecycle): void {
+    const changed = this.coordination.prepare('UPDATE node_databases SET lifecycle = ? WHERE node_id = ? AND kind = ?').run(lifecycle, nodeId, kind);
+    if (changed.changes === 0) throw notFound(`node ${nodeId} has no ${kind} database`);
+    this.lifecycles.set(`${kind}:${nodeId}`, lifecycle);
   }
 
   list(): CatalogueEntry[] {

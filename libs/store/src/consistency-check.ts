@@ -5,9 +5,10 @@ import type { Migrations } from './migrations.js';
 import { requesterMigrations } from './requester-schema.js';
 import { STATE_COUNTERS, readStateCounters } from './state-counters.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
+import { requireDatabaseFile } from './database-tables.js';
 
 export interface ConsistencyProblem {
-  check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions' | 'batches';
+  check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions' | 'batches' | 'locks' | 'nodes';
   message: string;
 }
 
@@ -23,7 +24,7 @@ const REVISIONED_RECORDS: Record<NodeDatabaseKind, { what: string; table: string
 };
 
 /** Past this many problems of one kind, the rest are summed up rather than listed. */
-const MAX_LISTED = 100;
+export const MAX_LISTED = 100;
 
 /**
  * Checks a node database file for what the store's transactions guarantee: the per-state
@@ -33,6 +34,7 @@ const MAX_LISTED = 100;
  * closed file, or on one a server has open. An empty list means the file is consistent.
  */
 export function checkNodeDatabase(kind: NodeDatabaseKind, file: string): ConsistencyProblem[] {
+  requireDatabaseFile(file);
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     // One snapshot for every check, so that a server writing meanwhile cannot cause a
@@ -44,7 +46,7 @@ export function checkNodeDatabase(kind: NodeDatabaseKind, file: string): Consist
 }
 
 /** A file damaged enough to make a check's statement fail is a finding, not a crash of the check. */
-function reported(check: () => ConsistencyProblem[]): ConsistencyProblem[] {
+export function reported(check: () => ConsistencyProblem[]): ConsistencyProblem[] {
   try {
     return check();
   } catch (error) {
@@ -52,14 +54,22 @@ function reported(check: () => ConsistencyProblem[]): ConsistencyProblem[] {
   }
 }
 
-function checkSqlite(db: SqliteDatabase): ConsistencyProblem[] {
+/** A row that foreign_key_check reports, as SQLite names it. */
+export interface ForeignKeyOrphan {
+  table: string;
+  rowid: number | null;
+  parent: string;
+}
+
+/** SQLite's own checks; `reportedElsewhere` skips orphans a caller reports by name instead. */
+export function checkSqlite(db: SqliteDatabase, reportedElsewhere: (orphan: ForeignKeyOrphan) => boolean = () => false): ConsistencyProblem[] {
   const problems: ConsistencyProblem[] = [];
   const integrity = db.pragma('integrity_check') as { integrity_check: string }[];
   for (const { integrity_check: message } of integrity) {
     if (message !== 'ok') problems.push({ check: 'integrity', message });
   }
-  const orphans = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
-  for (const orphan of orphans) {
+  for (const orphan of db.pragma('foreign_key_check') as ForeignKeyOrphan[]) {
+    if (reportedElsewhere(orphan)) continue;
     problems.push({ check: 'foreign-keys', message: `row ${orphan.rowid} of ${orphan.table} refers to a missing row of ${orphan.parent}` });
   }
   return problems;
@@ -115,7 +125,8 @@ function checkRevisions(db: SqliteDatabase, kind: NodeDatabaseKind): Consistency
 
 /**
  * Batches: their per-state counts equal a count of their jobs, a completed batch has no live
- * job, and a batch whose jobs have all ended has been completed (its BATCH_COMPLETED written).
+ * job, and a batch whose jobs have all ended has been completed (its BATCH_COMPLETED written),
+ * unless a drain moved some of its jobs to another node, where the batch completes instead.
  */
 function checkBatches(db: SqliteDatabase): ConsistencyProblem[] {
   const mismatches = db
@@ -137,7 +148,8 @@ function checkBatches(db: SqliteDatabase): ConsistencyProblem[] {
     .prepare(
       `SELECT id, complete_revision IS NOT NULL AS completed FROM batches b
        WHERE (complete_revision IS NOT NULL AND EXISTS (${live}))
-          OR (complete_revision IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.batch_id = b.id) AND NOT EXISTS (${live}))
+          OR (complete_revision IS NULL AND EXISTS (SELECT 1 FROM jobs j WHERE j.batch_id = b.id) AND NOT EXISTS (${live})
+              AND NOT EXISTS (SELECT 1 FROM job_moves m WHERE m.batch_id = b.id AND m.direction = 'out'))
        ORDER BY id LIMIT ?`,
     )
     .all(MAX_LISTED) as { id: string; completed: number }[];

@@ -39,9 +39,11 @@ export class DatabasePool {
   private readonly now: () => number;
   /** Commits by kind and node, for watches; kept here so that it outlives evicted handles. */
   readonly commits = new CommitNotifier();
+  readonly catalogue: Catalogue;
 
   constructor(private readonly options: DatabasePoolOptions) {
     this.now = options.now ?? Date.now;
+    this.catalogue = options.catalogue;
     this.open = new LRUCache<string, NodeDatabase>({
       max: options.maxOpen,
       dispose: (database) => database.close(),

@@ -111,3 +111,24 @@ export type { ClaimedJob, ClaimJobInput, HoldJobInput, QueueHoldInput, WorkQueue
 export { MAX_BATCH_JOBS } from './batch-store.js';
 export type { BatchQuery, BatchReport, BatchReportQuery, BatchStore, CreateBatchInput, CreatedBatch } from './batch-store.js';
 export type { ClaimReturner, ClaimsReturned } from './claim-returner.js';
+
+// The admin tool: naming databases, holding a data directory, inspecting and moving data (issue 7).
+export { COORDINATION_NAME, databaseName, databasePath, existingDatabase, parseDatabaseName } from './database-names.js';
+export type { DatabaseRef } from './database-names.js';
+export { holdDataDir, readDataDirHolder } from './data-dir-holder.js';
+export type { DataDirHolder, HeldDataDir } from './data-dir-holder.js';
+export type { StorageAdmin } from './storage-admin.js';
+export { DRAIN_LOCK } from './node-drain.js';
+export type { DrainOptions, DrainOutcome, DrainProgress } from './node-drain.js';
+export { getRows, listKeys, listTables } from './database-tables.js';
+export type { KeyListing, TableInfo } from './database-tables.js';
+export { readDatabaseStats } from './database-stats.js';
+export type { DatabaseStats, HistorySpan, StorageObjectStats } from './database-stats.js';
+export { backupDatabase, compactDatabase, formatGain } from './database-copies.js';
+export type { CopyOutcome } from './database-copies.js';
+export { checkCoordinationDatabase, checkDatabaseFile } from './coordination-check.js';
+export { exportDatabase } from './database-export.js';
+export type { DatabaseExport, ExportHeader } from './database-export.js';
+export type { ImportOutcome } from './database-import.js';
+export { listDatabaseInfos, readJobHistoryFile, readLocksFile, readNodesFile } from './admin-reads.js';
+export type { DatabaseInfo } from './admin-reads.js';

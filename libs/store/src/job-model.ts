@@ -127,6 +127,8 @@ export const JOB_EVENT_TYPES = [
   'EXECUTION_CREATED',
   'EXECUTION_UPDATED',
   'BATCH_COMPLETED',
+  'JOB_MOVED_IN',
+  'JOB_MOVED_OUT',
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 

@@ -25,8 +25,14 @@ export function selectJob(db: NodeDatabase, jobId: string): Job | undefined {
 
 export function selectJobById(db: NodeDatabase, jobId: string): Job {
   const job = selectJob(db, jobId);
-  if (job === undefined) throw notFound(`job ${jobId} not found`);
+  if (job === undefined) throw jobNotFound(db, jobId);
   return job;
+}
+
+/** NOT_FOUND for a job, saying where it went when a drain moved it away. */
+export function jobNotFound(db: NodeDatabase, jobId: string) {
+  const moved = db.statement(`SELECT node_id FROM job_moves WHERE job_id = ? AND direction = 'out'`).get(jobId) as { node_id: string } | undefined;
+  return notFound(moved === undefined ? `job ${jobId} not found` : `job ${jobId} not found: a drain moved it to node ${moved.node_id}`);
 }
 
 export function selectJobByName(db: NodeDatabase, namespace: string, name: string): Job {

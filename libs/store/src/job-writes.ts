@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
 import type { Job, JobExecution } from './job-model.js';
 import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-rows.js';
-import { selectJob } from './job-reads.js';
+import { jobNotFound, selectJob } from './job-reads.js';
 import type { CreateExecutionInput, CreatedJob, JobChanges, OnDuplicate, UpdateExecutionInput, UpdateJobStateInput } from './job-store.js';
 import { appendJobEventInTx } from './job-events.js';
 import { admitToBatchInTx, completeBatchIfDoneInTx } from './batch-writes.js';
@@ -65,7 +65,7 @@ export function recordRequestInTx(
 
 export function existingJobInTx(db: NodeDatabase, jobId: string): Job {
   const job = selectJob(db, jobId);
-  if (job === undefined) throw notFound(`job ${jobId} not found`);
+  if (job === undefined) throw jobNotFound(db, jobId);
   return job;
 }
 

@@ -4,7 +4,7 @@ import type { Page } from './job-store.js';
 import { checkLeaseId } from './lease-validation.js';
 import { checkLockName, checkLockPrefix } from './lock-names.js';
 import { LOCK_LIMITS, type Acquired, type AcquireInput, type Lock, type LockQuery, type LockStore } from './lock-store.js';
-import { forceReleaseInTx, listLocksInTx, releaseInTx, selectLockInTx, tryAcquireInTx, type LockRow } from './lock-writes.js';
+import { forceReleaseInTx, listLocksInTx, lockFromRow, releaseInTx, selectLockInTx, tryAcquireInTx, type LockRow } from './lock-writes.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
 import { checkPageSize, decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
 
@@ -196,15 +196,11 @@ export class LockManager implements LockStore, LeaseEndListener {
   }
 
   private view(row: LockRow): Lock {
-    const held = row.holder_lease_id !== null;
-    return {
-      name: row.name,
-      holderLeaseId: row.holder_lease_id,
-      fencingToken: held ? row.fencing_token : 0,
-      acquireTime: held ? row.acquire_time : undefined,
-      waiterLeaseIds: (this.lines.get(row.name) ?? []).map((waiter) => waiter.leaseId),
-      availableTime: !held && row.available_time > this.now() ? row.available_time : undefined,
-    };
+    return lockFromRow(
+      row,
+      (this.lines.get(row.name) ?? []).map((waiter) => waiter.leaseId),
+      this.now(),
+    );
   }
 
   private unavailableReason(name: string, row: LockRow | undefined): string {

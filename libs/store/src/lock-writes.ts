@@ -1,6 +1,7 @@
 import { failedPrecondition, notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
+import type { Lock } from './lock-store.js';
 
 export interface LockRow {
   name: string;
@@ -82,4 +83,20 @@ export function listLocksInTx(db: CoordinationDatabase, prefix: string, afterNam
 /** The locks a lease holds, by name. */
 export function locksHeldByInTx(db: CoordinationDatabase, leaseId: number): string[] {
   return (db.statement('SELECT name FROM locks WHERE holder_lease_id = ? ORDER BY name').all(leaseId) as { name: string }[]).map((row) => row.name);
+}
+
+/**
+ * A lock as clients see it: a free lock shows no token or acquire time of its own, and a lock
+ * delay only while it lasts. Waiters live in the serving process, never in the file.
+ */
+export function lockFromRow(row: LockRow, waiterLeaseIds: number[], now: number): Lock {
+  const held = row.holder_lease_id !== null;
+  return {
+    name: row.name,
+    holderLeaseId: row.holder_lease_id,
+    fencingToken: held ? row.fencing_token : 0,
+    acquireTime: held ? row.acquire_time : undefined,
+    waiterLeaseIds,
+    availableTime: !held && row.available_time > now ? row.available_time : undefined,
+  };
 }

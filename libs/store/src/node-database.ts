@@ -18,6 +18,15 @@ export class NodeDatabase extends SqliteHandle {
 
   /** Runs `work` in its own write transaction; resolves once the commit is durable. */
   async write<T>(work: () => T): Promise<T> {
+    return this.writeNow(work);
+  }
+
+  /**
+   * `write`, committed before it returns: for a drain, which must commit a job's copy on one
+   * database and then its removal from another without anything in this process running in
+   * between. (Group commit must flush what it has pending before running this.)
+   */
+  writeNow<T>(work: () => T): T {
     const changesBefore = this.totalChanges();
     const result = this.inTransaction.immediate(work) as T;
     // Only once committed, and only when rows changed: a rolled-back write, or one that found

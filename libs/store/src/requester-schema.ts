@@ -1,6 +1,7 @@
 import type { Migrations } from './migrations.js';
 import { CHECKPOINTS_AND_META } from './shared-schema.js';
 import { WORK_QUEUES_AND_BATCHES } from './work-queue-schema.js';
+import { JOB_MOVES } from './job-moves-schema.js';
 
 /**
  * The requester database ({node}-requester.db). Volatile job fields live in `jobs`, which every
@@ -110,4 +111,5 @@ export const requesterMigrations: Migrations = [
   ${CHECKPOINTS_AND_META}
   `,
   WORK_QUEUES_AND_BATCHES,
+  JOB_MOVES,
 ];

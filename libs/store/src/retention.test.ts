@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -146,5 +148,41 @@ describe('retention', () => {
     const reports = await reopened.retention.runAll((_kind, nodeId, error) => failures.push(`${nodeId}: ${(error as Error).message}`));
     expect(failures).toEqual([expect.stringMatching(/^a-too-new: .*schema version 99/)]);
     expect(reports).toEqual([expect.objectContaining({ nodeId: 'b-fine', deleted: { CANCELLED: 1 } })]);
+  });
+
+  it('reports in a dry run exactly what a real run then does, and writes nothing', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, 'CANCELLED=delete:1h,COMPLETED=delete:1h,RUNNING=fail:1h', 'COMPLETED=delete:1h,RUNNING=fail:1h');
+    const { jobStore, executionStore } = storage;
+    const job = async (...steps: JobState[]) => {
+      const created = (await jobStore.createJob(NODE, {})).job;
+      for (const newState of steps) await jobStore.updateJobState(NODE, { jobId: created.id, newState });
+      return created.id;
+    };
+    // More than one retention batch, a job deleted by hand (its history goes at the compaction),
+    // and executions, so that every count of the report is exercised.
+    for (let i = 0; i < 520; i++) await job('CANCELLED');
+    await jobStore.deleteJob(NODE, await job('CANCELLED'));
+    const running = await job('RUNNING');
+    await jobStore.createExecution(NODE, { jobId: running, computeNodeId: NODE });
+    await job('RUNNING', 'COMPLETED');
+    for (const steps of [['BID_ACCEPTED', 'RUNNING', 'COMPLETED'], ['BID_ACCEPTED', 'RUNNING']] as const) {
+      const execution = await executionStore.createExecution(NODE, { jobId: running, requesterNodeId: NODE });
+      for (const newState of steps) await executionStore.updateExecutionState(NODE, { executionId: execution.id, newState });
+    }
+    clock.now = t0 + 2 * HOUR;
+    await job('CANCELLED');
+
+    const files = ['requester', 'compute'].flatMap((kind) => [`${NODE}-${kind}.db`, `${NODE}-${kind}.db-wal`]).map((name) => path.join(temp.dir(), name));
+    const bytes = () => files.map((file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
+    const before = bytes();
+    const dryRun = await storage.retention.runAll(rethrow, { dryRun: true });
+    expect(bytes()).toEqual(before);
+    expect(dryRun).toEqual([
+      expect.objectContaining({ kind: 'compute', failed: { RUNNING: 1 }, deleted: { COMPLETED: 1 }, historyRowsRemoved: 4 }),
+      expect.objectContaining({ kind: 'requester', failed: { RUNNING: 1 }, deleted: { CANCELLED: 520, COMPLETED: 1 } }),
+    ]);
+    expect(await storage.retention.runOne('requester', NODE, { dryRun: true })).toEqual(dryRun[1]);
+    expect(await storage.retention.runAll(rethrow)).toEqual(dryRun);
   });
 });

@@ -2,7 +2,7 @@ import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { NodeDatabaseKind } from './database-locations.js';
 import { updateExecutionStateInTx } from './execution-writes.js';
 import { compactHistoryInTx } from './history-compaction.js';
-import { HISTORY_TABLES } from './history-reads.js';
+import { HISTORY_TABLES, selectCompactedRevision } from './history-reads.js';
 import { failJobInTx } from './job-writes.js';
 import type { NodeDatabase } from './node-database.js';
 import type { RetentionPolicy, RetentionRule } from './retention-policy.js';
@@ -33,13 +33,22 @@ const failInTx: Record<NodeDatabaseKind, (db: NodeDatabase, id: string, message:
   compute: (db, executionId, message, now) => updateExecutionStateInTx(db, { executionId, newState: 'FAILED', message }, now),
 };
 
+/** How a pass of retention runs. */
+export interface RetentionOptions {
+  /** Report what the pass would do, from one snapshot, and write nothing. */
+  dryRun?: boolean;
+  /** Aborted when the server stops: the pass ends after the batch in progress. */
+  signal?: AbortSignal;
+}
+
 /**
  * Applies `policy` to one node database: stale non-terminal records move to FAILED through the
  * ordinary state change (history row, counters, watches), old terminal records are deleted, and
  * then the history is compacted through their last revision. An aborted `signal` ends the pass
  * after the batch in progress (and that state's compaction): the server is stopping. Only states with a rule are touched,
  * and a non-terminal record is never deleted: the policy parser allows `delete` on terminal
- * states only, and the delete below also checks the state in its WHERE clause.
+ * states only, and the delete below also checks the state in its WHERE clause. With `dryRun`
+ * the same report comes from counting, and the file is not written.
  */
 export async function applyRetention(
   database: () => NodeDatabase,
@@ -47,8 +56,10 @@ export async function applyRetention(
   nodeId: string,
   policy: RetentionPolicy,
   now: number,
-  signal?: AbortSignal,
+  options: RetentionOptions = {},
 ): Promise<RetentionReport> {
+  if (options.dryRun) return previewRetention(database(), kind, nodeId, policy, now);
+  const { signal } = options;
   const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0 };
   for (const [state, rule] of Object.entries(policy)) {
     const cutoff = now - rule.olderThanMs;
@@ -110,4 +121,47 @@ function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, 
   // Specs, labels, results and (for jobs) executions go with their record through ON DELETE CASCADE.
   db.statement(`DELETE FROM ${records} WHERE state = ? AND id IN (${list})`).run(state, ...ids);
   return { count: old.length, lastRevision: last ?? 0 };
+}
+
+/**
+ * What applyRetention would report, counted in one read transaction. The counts follow from how
+ * a real pass goes: a fail rule moves every stale record (stamped `now`, so no delete rule of
+ * the same pass takes it), a delete rule removes every old record of its state, and since each
+ * compaction runs through the last revision of the records just deleted, all their history
+ * goes, and so does the history of records deleted earlier (by hand) up to the highest mark.
+ */
+function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: string, policy: RetentionPolicy, now: number): RetentionReport {
+  const { table, records, recordColumn } = HISTORY_TABLES[kind];
+  return db.read(() => {
+    const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0 };
+    let highestMark = 0;
+    for (const [state, rule] of Object.entries(policy)) {
+      const cutoff = now - rule.olderThanMs;
+      const matching = `SELECT id FROM ${records} WHERE state = ? AND modify_time < ?`;
+      const { count } = db.statement(`SELECT count(*) AS count FROM (${matching})`).get(state, cutoff) as { count: number };
+      if (count === 0) continue;
+      if (rule.action === 'fail') {
+        report.failed[state] = count;
+        continue;
+      }
+      report.deleted[state] = count;
+      const history = db
+        .statement(`SELECT count(*) AS rows, max(revision) AS last FROM ${table} WHERE ${recordColumn} IN (${matching})`)
+        .get(state, cutoff) as { rows: number; last: number | null };
+      if (history.last === null) continue;
+      report.historyRowsRemoved += history.rows;
+      highestMark = Math.max(highestMark, history.last);
+      report.compactedRevision = Math.max(selectCompactedRevision(db), highestMark);
+    }
+    if (highestMark > 0) {
+      const orphans = db
+        .statement(
+          `SELECT count(*) AS rows FROM ${table} WHERE revision <= ?
+             AND NOT EXISTS (SELECT 1 FROM ${records} r WHERE r.id = ${table}.${recordColumn})`,
+        )
+        .get(highestMark) as { rows: number };
+      report.historyRowsRemoved += orphans.rows;
+    }
+    return report;
+  });
 }

@@ -28,6 +28,8 @@ import type { WorkQueueStore } from './work-queue-store.js';
 import { SqliteWorkQueues } from './sqlite-work-queues.js';
 import type { BatchStore } from './batch-store.js';
 import { SqliteBatches } from './sqlite-batches.js';
+import { NodeDrainer } from './node-drain.js';
+import { storageAdmin, type StorageAdmin } from './storage-admin.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -46,6 +48,11 @@ export interface StorageSettings extends DatabaseLocationSettings {
    * that could not be reached then (its claims are returned at the next lease's end or start).
    */
   onClaimsReturned?: (returned: ClaimsReturned[], failure?: unknown) => void;
+  /**
+   * Whether opening gives every lease a fresh TTL, as a server does when it starts (default).
+   * The admin tool, working on files offline, passes false: its open is not a restart.
+   */
+  refreshLeasesAtOpen?: boolean;
 }
 
 /** Everything the server stores, opened together and closed together. */
@@ -75,6 +82,8 @@ export interface Storage {
   readonly leaseStore: LeaseStore;
   /** Locks, their lines of waiters and fencing tokens. */
   readonly lockStore: LockStore;
+  /** Import, retention on demand, drain and retire: what the admin tool changes. */
+  readonly admin: StorageAdmin;
   /** Ends every Acquire still waiting with UNAVAILABLE; the server calls it when it starts shutting down. */
   stopLockWaits(): void;
   close(): void;
@@ -98,7 +107,7 @@ export function openStorage(settings: StorageSettings): Storage {
   const coordinationDatabase = new CoordinationDatabase(coordination);
   const clock = settings.clock ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
-  coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
+  if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
   const locks = new LockManager(coordinationDatabase, clock);
   const pool = new DatabasePool({
     locations,
@@ -116,6 +125,9 @@ export function openStorage(settings: StorageSettings): Storage {
       claims.leaseEnded(leaseId);
     },
   };
+  const leaseStore = new SqliteLeaseStore(coordinationDatabase, leaseEnded, clock);
+  const retention = new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock);
+  const drainer = new NodeDrainer({ pool, catalogue, coordination: coordinationDatabase, leases: leaseStore, locks, clock });
   return {
     jobStore: new SqliteJobStore(pool, coordinationDatabase, settings.clock),
     workQueues: new SqliteWorkQueues(pool, coordinationDatabase, clock),
@@ -127,11 +139,12 @@ export function openStorage(settings: StorageSettings): Storage {
     executionHistory: executionHistoryFeed(pool),
     catalogue,
     locations,
-    retention: new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock),
+    retention,
     coordination: coordinationDatabase,
     nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, settings.clock),
-    leaseStore: new SqliteLeaseStore(coordinationDatabase, leaseEnded, clock),
+    leaseStore,
     lockStore: locks,
+    admin: storageAdmin(pool, catalogue, retention, drainer),
     stopLockWaits: () => locks.close(),
     close() {
       claims.close();

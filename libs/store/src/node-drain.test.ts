@@ -1,0 +1,178 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkNodeDatabase } from './consistency-check.js';
+import { DRAIN_LOCK } from './node-drain.js';
+import type { Storage } from './storage.js';
+import { useTempStorage } from './test-support/temp-storage.js';
+
+const SOURCE = 'requester-a';
+const TARGET = 'requester-b';
+
+async function rejection(promise: Promise<unknown>, code: string, message?: string | RegExp): Promise<void> {
+  await expect(promise).rejects.toMatchObject({ code, ...(message === undefined ? {} : { message: expect.stringMatching(message) }) });
+}
+
+describe('draining a requester node into another', () => {
+  const temp = useTempStorage('perTest');
+
+  /** Live jobs of several kinds on the source, and one that has ended. */
+  async function seed(storage: Storage) {
+    const { jobStore, batches } = storage;
+    const queued = (await jobStore.createJob(SOURCE, { state: 'QUEUED', name: 'nightly', labels: { team: 'data' }, spec: { cmd: ['echo', 'hi'] } })).job;
+    const pending = (await jobStore.createJob(SOURCE, {})).job;
+    const running = (await jobStore.createJob(SOURCE, { state: 'QUEUED', queue: 'render' })).job;
+    await jobStore.createExecution(SOURCE, { jobId: running.id, computeNodeId: 'compute-1' });
+    await jobStore.updateJobState(SOURCE, { jobId: running.id, newState: 'RUNNING' });
+    const done = (await jobStore.createJob(SOURCE, { state: 'QUEUED' })).job;
+    await jobStore.updateJobState(SOURCE, { jobId: done.id, newState: 'RUNNING' });
+    await jobStore.updateJobState(SOURCE, { jobId: done.id, newState: 'COMPLETED' });
+    const { batch, jobIds } = await batches.createBatch(SOURCE, { jobs: [{ state: 'QUEUED' }, { state: 'QUEUED' }] });
+    return { live: [queued.id, pending.id, running.id, ...jobIds], ended: done.id, batchId: batch.id, queued, running };
+  }
+
+  function expectConsistent(storage: Storage) {
+    for (const node of [SOURCE, TARGET]) {
+      expect(checkNodeDatabase('requester', storage.locations.nodeDatabasePath('requester', node))).toEqual([]);
+    }
+  }
+
+  it('moves every job that has not ended, with its history and executions, then retires the source', async () => {
+    const storage = temp.open();
+    const seeded = await seed(storage);
+    const historyBefore = await storage.jobStore.getJobHistory(SOURCE, { jobId: seeded.running.id });
+
+    const outcome = await storage.admin.drainNode(SOURCE, TARGET);
+
+    expect(outcome).toEqual({ moved: 5, total: 5, retired: true });
+    const { jobStore } = storage;
+    for (const id of seeded.live) {
+      await rejection(jobStore.getJob(SOURCE, { id }), 'NOT_FOUND', `a drain moved it to node ${TARGET}`);
+      expect((await jobStore.getJob(TARGET, { id })).id).toBe(id);
+    }
+    expect((await jobStore.getJob(SOURCE, { id: seeded.ended })).state).toBe('COMPLETED');
+    const moved = await jobStore.getJob(TARGET, { id: seeded.queued.id });
+    expect(moved).toMatchObject({ name: 'nightly', labels: { team: 'data' }, spec: { cmd: ['echo', 'hi'] }, state: 'QUEUED' });
+    const executions = await jobStore.listExecutions(TARGET, { jobId: seeded.running.id });
+    expect(executions.items.map((execution) => execution.computeNodeId)).toEqual(['compute-1']);
+    const history = (await jobStore.getJobHistory(TARGET, { jobId: seeded.running.id })).items;
+    expect(history.map((event) => event.type)).toEqual([...historyBefore.items.map((event) => event.type), 'JOB_MOVED_IN']);
+    expect((await storage.batches.getBatch(TARGET, seeded.batchId)).counts).toMatchObject({ QUEUED: 2 });
+    expect(storage.catalogue.list().map((entry) => [entry.nodeId, entry.lifecycle])).toEqual([
+      [SOURCE, 'RETIRED'],
+      [TARGET, 'ACTIVE'],
+    ]);
+    expectConsistent(storage);
+  });
+
+  it('refuses new jobs on a draining or retired node, and keeps its ended jobs readable', async () => {
+    const storage = temp.open();
+    await seed(storage);
+    let duringDrain: Promise<unknown> | undefined;
+    await storage.admin.drainNode(SOURCE, TARGET, {
+      onProgress: () => {
+        duringDrain ??= storage.jobStore.createJob(SOURCE, {});
+      },
+    });
+    await rejection(duringDrain!, 'FAILED_PRECONDITION', /DRAINING and takes no new jobs/);
+    await rejection(storage.jobStore.createJob(SOURCE, {}), 'FAILED_PRECONDITION', /RETIRED and takes no new jobs/);
+    await rejection(storage.batches.createBatch(SOURCE, { jobs: [{}] }), 'FAILED_PRECONDITION', /RETIRED/);
+    expect((await storage.jobStore.listJobs(SOURCE, {})).items.map((job) => job.state)).toEqual(['COMPLETED']);
+  });
+
+  it('carries on where a drain stopped, and a job moves exactly once', async () => {
+    const storage = temp.open();
+    const seeded = await seed(storage);
+    const abort = new AbortController();
+    const first = await storage.admin.drainNode(SOURCE, TARGET, {
+      signal: abort.signal,
+      onProgress: ({ moved }) => moved === 2 && abort.abort(),
+    });
+    expect(first).toMatchObject({ moved: 2, retired: false });
+    expect(storage.catalogue.list()[0]).toMatchObject({ nodeId: SOURCE, lifecycle: 'DRAINING' });
+
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 3, total: 3, retired: true });
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 0, total: 0, retired: true });
+    const onTarget = (await storage.jobStore.listJobs(TARGET, {})).items.map((job) => job.id);
+    expect(onTarget.sort()).toEqual([...seeded.live].sort());
+    expectConsistent(storage);
+  });
+
+  it('finishes a move whose copy committed but whose removal from the source did not', async () => {
+    let storage = temp.open();
+    const seeded = await seed(storage);
+    const sourceFile = storage.locations.nodeDatabasePath('requester', SOURCE);
+    // The source as it was before the drain: as if every removal had been lost in a crash.
+    storage.close();
+    fs.copyFileSync(sourceFile, `${sourceFile}.before`);
+    storage = temp.open();
+    await storage.admin.drainNode(SOURCE, TARGET);
+    storage.close();
+    fs.copyFileSync(`${sourceFile}.before`, sourceFile);
+
+    storage = temp.open();
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toMatchObject({ moved: 5, retired: true });
+    const onTarget = await storage.jobStore.listJobs(TARGET, {});
+    expect(onTarget.items.map((job) => job.id).sort()).toEqual([...seeded.live].sort());
+    // One JOB_MOVED_IN each: the second run did not copy again.
+    const history = await storage.jobStore.getJobHistory(TARGET, { jobId: seeded.queued.id });
+    expect(history.items.filter((event) => event.type === 'JOB_MOVED_IN')).toHaveLength(1);
+    expectConsistent(storage);
+  });
+
+  it('holds the drain lock while it runs, one drain at a time', async () => {
+    const storage = temp.open();
+    await seed(storage);
+    const seen: (number | null)[] = [];
+    let second: Promise<unknown> | undefined;
+    await storage.admin.drainNode(SOURCE, TARGET, {
+      onProgress: () => {
+        seen.push(storage.coordination.db.prepare('SELECT holder_lease_id FROM locks WHERE name = ?').pluck().get(DRAIN_LOCK) as number | null);
+        second ??= storage.admin.drainNode(SOURCE, 'requester-c');
+      },
+    });
+    expect(seen.every((holder) => typeof holder === 'number')).toBe(true);
+    await rejection(second!, 'FAILED_PRECONDITION', /already running/);
+    expect((await storage.lockStore.get(DRAIN_LOCK)).holderLeaseId).toBeNull();
+  });
+
+  it('gives a claimed job back to its queue on the target when the claimer’s lease ends', async () => {
+    const storage = temp.open();
+    await storage.jobStore.createJob(SOURCE, { state: 'QUEUED', queue: 'q' });
+    const lease = await storage.leaseStore.grant(60);
+    const { job } = await storage.workQueues.claimJob(SOURCE, { queue: 'q', leaseId: lease.id });
+    await storage.admin.drainNode(SOURCE, TARGET);
+    expect(await storage.jobStore.getJob(TARGET, { id: job!.id })).toMatchObject({ state: 'RUNNING', claim: { leaseId: lease.id } });
+
+    await storage.leaseStore.revoke(lease.id);
+    await storage.claims.settled();
+    expect(await storage.jobStore.getJob(TARGET, { id: job!.id })).toMatchObject({ state: 'QUEUED', retryCount: 1 });
+  });
+
+  it('refuses bad requests and changes nothing', async () => {
+    const storage = temp.open();
+    await seed(storage);
+    await rejection(storage.admin.drainNode(SOURCE, SOURCE), 'INVALID_ARGUMENT', /into itself/);
+    await rejection(storage.admin.drainNode('nobody', TARGET), 'NOT_FOUND');
+    await rejection(storage.admin.drainNode(SOURCE, '../x'), 'INVALID_ARGUMENT');
+    expect(storage.catalogue.list().map((entry) => entry.lifecycle)).toEqual(['ACTIVE']);
+  });
+});
+
+describe('retiring a node', () => {
+  const temp = useTempStorage('perTest');
+
+  it('is refused while a job or an execution has not ended, and allowed once all have', async () => {
+    const storage = temp.open();
+    const { job } = await storage.jobStore.createJob(SOURCE, { state: 'QUEUED' });
+    await storage.executionStore.createExecution('compute-1', { id: 'x1', jobId: job.id, requesterNodeId: SOURCE });
+    await rejection(Promise.resolve().then(() => storage.admin.retireNode(SOURCE)), 'FAILED_PRECONDITION', /1 QUEUED jobs/);
+    await rejection(Promise.resolve().then(() => storage.admin.retireNode('compute-1')), 'FAILED_PRECONDITION', /1 CREATED executions/);
+    await rejection(Promise.resolve().then(() => storage.admin.retireNode('nobody')), 'NOT_FOUND');
+    expect(storage.catalogue.list().every((entry) => entry.lifecycle === 'ACTIVE')).toBe(true);
+
+    await storage.jobStore.updateJobState(SOURCE, { jobId: job.id, newState: 'CANCELLED' });
+    expect(storage.admin.retireNode(SOURCE)).toEqual([expect.objectContaining({ nodeId: SOURCE, lifecycle: 'RETIRED' })]);
+    await rejection(storage.jobStore.createJob(SOURCE, {}), 'FAILED_PRECONDITION', /RETIRED/);
+    expect((await storage.jobStore.getJob(SOURCE, { id: job.id })).state).toBe('CANCELLED');
+  });
+});

@@ -1,0 +1,166 @@
+import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { failedPrecondition, invalidArgument, isJobkeepError } from '@jobkeep/errors';
+import type { Catalogue } from './catalogue.js';
+import type { CoordinationDatabase } from './coordination-database.js';
+import type { DatabasePool } from './database-pool.js';
+import { checkNodeId } from './identifiers.js';
+import { moveJob, type MoveEnds } from './job-move.js';
+import type { LeaseStore } from './lease-store.js';
+import type { LockStore } from './lock-store.js';
+import type { NodeDatabase } from './node-database.js';
+
+/** Held while a drain runs, so that only one drainer moves jobs at a time. */
+export const DRAIN_LOCK = '/jobkeep/drain';
+
+export interface DrainProgress {
+  /** Jobs moved so far by this run. */
+  moved: number;
+  /** Jobs this run found to move (it grows if a pass finds more). */
+  total: number;
+}
+
+export interface DrainOutcome extends DrainProgress {
+  /** The source is RETIRED: it holds no job that has not ended. */
+  retired: boolean;
+}
+
+export interface DrainOptions {
+  onProgress?: (progress: DrainProgress) => void;
+  /** Aborting stops the drain between two jobs; running it again carries on. */
+  signal?: AbortSignal;
+}
+
+export interface DrainDependencies {
+  pool: DatabasePool;
+  catalogue: Catalogue;
+  coordination: CoordinationDatabase;
+  leases: LeaseStore;
+  locks: LockStore;
+  clock: () => number;
+}
+
+const LIVE_STATES = `('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
+/** Jobs listed per read; the drain yields to other work between pages. */
+const PAGE = 200;
+/** The drain lock's lease lives this long without a keep-alive, which comes every third of it. */
+const LEASE_TTL_SECONDS = 10;
+
+/**
+ * Drains one requester database into another, as a director is drained before it is retired:
+ * 1. takes the drain lock (only one drainer runs);
+ * 2. marks the source DRAINING, so that it refuses new jobs;
+ * 3. moves every job that has not ended, oldest first, each in idempotent steps (job-move.ts);
+ * 4. marks the source RETIRED once a pass finds nothing left to move.
+ * A drain stopped at any point (aborted, or its process killed) is finished by running it again.
+ */
+export class NodeDrainer {
+  private running = false;
+
+  constructor(private readonly deps: DrainDependencies) {}
+
+  async drain(sourceNodeId: string, targetNodeId: string, options: DrainOptions = {}): Promise<DrainOutcome> {
+    checkNodeId(sourceNodeId);
+    checkNodeId(targetNodeId);
+    if (sourceNodeId === targetNodeId) throw invalidArgument(`a node cannot be drained into itself (${sourceNodeId})`);
+    const { catalogue, pool } = this.deps;
+    const source = pool.get('requester', sourceNodeId, false);
+    catalogue.checkTakesNewRecords(targetNodeId, 'requester');
+    if (this.running) throw failedPrecondition(`a drain is already running: only one drainer runs at a time (it holds ${DRAIN_LOCK})`);
+    this.running = true;
+    try {
+      const holding = await this.takeDrainLock();
+      try {
+        if (catalogue.lifecycle(sourceNodeId, 'requester') === 'ACTIVE') catalogue.setLifecycle(sourceNodeId, 'requester', 'DRAINING');
+        const ends: MoveEnds = { sourceNodeId, source, targetNodeId, target: pool.get('requester', targetNodeId, true), coordination: this.deps.coordination };
+        copyQueueHolds(ends);
+        const progress = await this.moveAll(ends, options);
+        const retired = !options.signal?.aborted && this.retireIfEmpty(sourceNodeId, pool.get('requester', sourceNodeId, false));
+        return { ...progress, retired };
+      } finally {
+        await holding.release();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Pages over the source until none is left to move. */
+  private async moveAll(ends: MoveEnds, { onProgress, signal }: DrainOptions): Promise<DrainProgress> {
+    const progress: DrainProgress = { moved: 0, total: liveJobCount(ends.source) };
+    onProgress?.({ ...progress });
+    for (;;) {
+      const jobIds = liveJobIds(ends.source);
+      if (jobIds.length === 0) return progress;
+      // Jobs created before the source turned DRAINING may still be arriving.
+      progress.total = Math.max(progress.total, progress.moved + liveJobCount(ends.source));
+      for (const [index, jobId] of jobIds.entries()) {
+        if (signal?.aborted) return progress;
+        // Fetched again for each job: the pool may have closed an evicted handle in between.
+        const current = { ...ends, source: this.deps.pool.get('requester', ends.sourceNodeId, false), target: this.deps.pool.get('requester', ends.targetNodeId, false) };
+        if (moveJob(current, jobId, this.deps.clock())) progress.moved++;
+        else progress.total--; // it ended while the drain was on its way to it
+        onProgress?.({ ...progress });
+        if (index % 20 === 19) await yieldToIo();
+      }
+    }
+  }
+
+  /** RETIRED only when no job that has not ended is left; checked and marked with nothing in between. */
+  private retireIfEmpty(nodeId: string, source: NodeDatabase): boolean {
+    if (liveJobCount(source) > 0) return false;
+    this.deps.catalogue.setLifecycle(nodeId, 'requester', 'RETIRED');
+    return true;
+  }
+
+  /**
+   * The drain lock, under a lease kept alive while the drain runs. Only the process holding the
+   * data directory runs drains, and `running` says whether one runs here: so a lock still held
+   * when none runs was left by a drainer that died, and is taken over.
+   */
+  private async takeDrainLock(): Promise<{ release: () => Promise<void> }> {
+    const { leases, locks } = this.deps;
+    const lease = await leases.grant(LEASE_TTL_SECONDS);
+    const keepAlive = setInterval(() => void leases.keepAlive(lease.id).catch(() => {}), (LEASE_TTL_SECONDS * 1000) / 3);
+    keepAlive.unref();
+    const release = async () => {
+      clearInterval(keepAlive);
+      await leases.revoke(lease.id).catch(() => {}); // its end releases the lock
+    };
+    try {
+      try {
+        await locks.acquire({ name: DRAIN_LOCK, leaseId: lease.id });
+      } catch (error) {
+        if (!isJobkeepError(error, 'FAILED_PRECONDITION')) throw error;
+        await locks.forceRelease(DRAIN_LOCK);
+        await locks.acquire({ name: DRAIN_LOCK, leaseId: lease.id });
+      }
+      return { release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+}
+
+function liveJobIds(db: NodeDatabase): string[] {
+  return db.read(
+    () => (db.statement(`SELECT id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision LIMIT ${PAGE}`).all() as { id: string }[]).map((row) => row.id),
+  );
+}
+
+export function liveJobCount(db: NodeDatabase): number {
+  return db.read(
+    () => (db.statement(`SELECT coalesce(sum(count), 0) AS n FROM job_state_counts WHERE state IN ${LIVE_STATES}`).get() as { n: number }).n,
+  );
+}
+
+/** A held queue stays held where its jobs go. */
+function copyQueueHolds({ source, target }: MoveEnds): void {
+  const holds = source.read(() => source.statement('SELECT queue, message, hold_time FROM queue_holds').all()) as Record<string, unknown>[];
+  if (holds.length === 0) return;
+  target.writeNow(() => {
+    for (const hold of holds) {
+      target.statement('INSERT OR IGNORE INTO queue_holds (queue, message, hold_time) VALUES (@queue, @message, @hold_time)').run(hold);
+    }
+  });
+}

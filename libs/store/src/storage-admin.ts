@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import { failedPrecondition, invalidArgument, notFound } from '@jobkeep/errors';
+import type { Catalogue, CatalogueEntry } from './catalogue.js';
+import type { DatabasePool } from './database-pool.js';
+import { parseDatabaseName } from './database-names.js';
+import { importRows, parseExport, type ImportOutcome } from './database-import.js';
+import { TERMINAL_EXECUTION_STATES } from './execution-model.js';
+import { checkNodeId } from './identifiers.js';
+import { TERMINAL_JOB_STATES } from './job-model.js';
+import type { NodeDrainer, DrainOptions, DrainOutcome } from './node-drain.js';
+import type { RetentionReport } from './retention.js';
+import type { RetentionRunner } from './retention-runner.js';
+import { readStateCounters } from './state-counters.js';
+
+/**
+ * What the admin tool changes, the same whether it runs inside the server (AdminService) or on
+ * a data directory it holds itself. Reads of files (tables, stats, check, export) need no open
+ * storage and are plain functions instead.
+ */
+export interface StorageAdmin {
+  /** Loads an export into a new or empty node database, in one transaction (database-import.ts). */
+  importDatabase(name: string, lines: AsyncIterable<string> | Iterable<string>): Promise<ImportOutcome>;
+  /** Retention over one database or all of them; with `dryRun`, what it would do. */
+  runRetention(name: string | undefined, dryRun: boolean): Promise<RetentionReport[]>;
+  drainNode(sourceNodeId: string, targetNodeId: string, options?: DrainOptions): Promise<DrainOutcome>;
+  /** Marks every database of the node RETIRED; refused while any holds a record that has not ended. */
+  retireNode(nodeId: string): CatalogueEntry[];
+}
+
+export function storageAdmin(pool: DatabasePool, catalogue: Catalogue, retention: RetentionRunner, drainer: NodeDrainer): StorageAdmin {
+  return {
+    async importDatabase(name, lines) {
+      const ref = parseDatabaseName(name);
+      if (ref.kind === 'coordination') throw invalidArgument('only node databases can be imported; coordination.db is made by the server');
+      // Parsed and checked whole before anything is created, so that a bad file creates nothing.
+      const parsed = await parseExport(lines);
+      catalogue.checkTakesNewRecords(ref.nodeId, ref.kind);
+      const db = pool.get(ref.kind, ref.nodeId, true);
+      return db.writeNow(() => importRows(db.db, ref.kind, parsed));
+    },
+
+    async runRetention(name, dryRun) {
+      if (name === undefined) return retention.runAll(() => {}, { dryRun });
+      const ref = parseDatabaseName(name);
+      if (ref.kind === 'coordination') throw invalidArgument('retention applies to node databases; coordination.db has none');
+      pool.get(ref.kind, ref.nodeId, false); // NOT_FOUND for a database that does not exist
+      const report = await retention.runOne(ref.kind, ref.nodeId, { dryRun });
+      return report === undefined ? [] : [report];
+    },
+
+    drainNode: (sourceNodeId, targetNodeId, options) => drainer.drain(sourceNodeId, targetNodeId, options),
+
+    retireNode(nodeId) {
+      checkNodeId(nodeId);
+      const entries = catalogue.list().filter((entry) => entry.nodeId === nodeId);
+      if (entries.length === 0) throw notFound(`node ${nodeId} has no database to retire`);
+      const live = entries.flatMap((entry) => {
+        if (!fs.existsSync(entry.path)) return []; // catalogued, but its file was removed
+        const counts = readStateCounters(pool.get(entry.kind, nodeId, false).db, entry.kind);
+        const ended: ReadonlySet<string> = entry.kind === 'requester' ? TERMINAL_JOB_STATES : TERMINAL_EXECUTION_STATES;
+        return Object.entries(counts)
+          .filter(([state, count]) => count > 0 && !ended.has(state))
+          .map(([state, count]) => `${count} ${state} ${entry.kind === 'requester' ? 'jobs' : 'executions'}`);
+      });
+      if (live.length > 0) {
+        throw failedPrecondition(`node ${nodeId} cannot be retired: it still holds ${live.join(', ')}; drain it or let them end first`);
+      }
+      for (const entry of entries) catalogue.setLifecycle(nodeId, entry.kind, 'RETIRED');
+      return catalogue.list().filter((entry) => entry.nodeId === nodeId);
+    },
+  };
+}
