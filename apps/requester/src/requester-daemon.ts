@@ -17,8 +17,11 @@ const LOST_REPORT_CHECK_TICKS = 5;
 /** How old an end on the compute side must be before its report counts as lost. */
 const LOST_REPORT_GRACE_MS = 5000;
 
-/** The history events a requester acts on; the rest (its own creates, deletes, batches) are not its business. */
-const WATCHED_EVENTS = [JobEventType.JOB_CREATED, JobEventType.JOB_STATE_CHANGED, JobEventType.EXECUTION_UPDATED];
+/**
+ * The history events a requester acts on: new jobs (created here, or moved here by a drain),
+ * state changes and execution reports. The rest (deletes, batches) are not its business.
+ */
+const WATCHED_EVENTS = [JobEventType.JOB_CREATED, JobEventType.JOB_MOVED_IN, JobEventType.JOB_STATE_CHANGED, JobEventType.EXECUTION_UPDATED];
 /** How long a stop waits for reconciles in flight before it gives up on them. */
 const STOP_GRACE_MS = 5000;
 
