@@ -9,7 +9,7 @@
 // Module boundaries (DESIGN.md §3) are enforced on the Nx project tags set in each project's
 // package.json "nx" section:
 //   type:app | type:lib | type:tool       what the project is
-//   scope:shared | api | store | client | server | tools   which layer it belongs to
+//   scope:shared | api | store | client | server | agent | admin | testing | tools   which layer it belongs to
 // Every project is matched by at least one constraint through its type:* tag; a project without
 // one may depend on nothing.
 import js from '@eslint/js';
@@ -60,6 +60,12 @@ export const depConstraints = [
   // apps/server: wires every library together (libs/testing in its tests only).
   {
     sourceTag: 'scope:server',
+    onlyDependOnLibsWithTags: ['scope:shared', 'scope:api', 'scope:store', 'scope:client', 'scope:testing'],
+  },
+  // apps/admin: the jobkeep-admin CLI, live through gRPC (api, client) or offline on the files
+  // themselves (store); libs/testing in its tests only.
+  {
+    sourceTag: 'scope:admin',
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:api', 'scope:store', 'scope:client', 'scope:testing'],
   },
   // libs/testing: launches built apps as processes; it imports none of them.

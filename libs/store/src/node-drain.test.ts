@@ -148,6 +148,16 @@ describe('draining a requester node into another', () => {
     expect(await storage.jobStore.getJob(TARGET, { id: job!.id })).toMatchObject({ state: 'QUEUED', retryCount: 1 });
   });
 
+  it('stops at a job whose name is taken on the target, leaving that job where it was', async () => {
+    const storage = temp.open();
+    const { job } = await storage.jobStore.createJob(SOURCE, { name: 'nightly', state: 'QUEUED' });
+    await storage.jobStore.createJob(TARGET, { name: 'nightly' });
+    await rejection(storage.admin.drainNode(SOURCE, TARGET), 'FAILED_PRECONDITION', /its name nightly is taken in namespace default on the target/);
+    expect((await storage.jobStore.getJob(SOURCE, { id: job.id })).state).toBe('QUEUED');
+    expect((await storage.jobStore.listJobs(TARGET, {})).items).toHaveLength(1);
+    expectConsistent(storage);
+  });
+
   it('refuses bad requests and changes nothing', async () => {
     const storage = temp.open();
     await seed(storage);

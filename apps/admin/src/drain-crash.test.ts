@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkNodeDatabase, openStorage } from '@jobkeep/store';
+
+const ADMIN_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const SOURCE = 'requester-a';
+const TARGET = 'requester-b';
+const JOBS = 3_000;
+const KILLS = 20;
+
+let dataDir: string | undefined;
+afterEach(() => {
+  if (dataDir !== undefined) fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  dataDir = undefined;
+});
+
+/** Runs `jobkeep-admin drain` offline; kills it with SIGKILL after `killAfterMs` unless it ends first. */
+function runDrain(dir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const child = spawn(process.execPath, [ADMIN_MAIN, '--data-dir', dir, 'drain', '--from', SOURCE, '--to', TARGET, '--json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    }),
+  );
+}
+
+/** Where the seeded jobs are now: the ids on the target, the ids still live on the source, and any lost. */
+async function census(dir: string, jobIds: readonly string[]) {
+  const storage = openStorage({ dataDir: dir, refreshLeasesAtOpen: false });
+  try {
+    const ids = async (node: string, live: boolean) => {
+      if (!fs.existsSync(storage.locations.nodeDatabasePath('requester', node))) return [];
+      const found: string[] = [];
+      let pageToken = '';
+      do {
+        const page = await storage.jobStore.listJobs(node, { pageSize: 1_000, pageToken, ...(live ? { states: ['PENDING', 'QUEUED', 'RUNNING', 'HELD'] } : {}) });
+        found.push(...page.items.map((job) => job.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return found;
+    };
+    const onTarget = await ids(TARGET, false);
+    const liveOnSource = await ids(SOURCE, true);
+    const present = new Set([...onTarget, ...liveOnSource]);
+    return { lost: jobIds.filter((id) => !present.has(id)), onTarget, liveOnSource, catalogue: storage.catalogue.list() };
+  } finally {
+    storage.close();
+  }
+}
+
+describe('a drain killed at random instants', () => {
+  it(`ends, once run to completion, with every job exactly once on the target (${KILLS} SIGKILLs)`, { timeout: 240_000 }, async () => {
+    dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-drain-crash-')), 'data');
+    const seeded = openStorage({ dataDir });
+    const jobIds: string[] = [];
+    try {
+      for (let made = 0; made < JOBS; made += 1_000) {
+        const { jobIds: ids } = await seeded.batches.createBatch(SOURCE, { jobs: Array.from({ length: 1_000 }, (_, i) => ({ state: i % 3 === 0 ? 'PENDING' : 'QUEUED', spec: { n: made + i } })) });
+        jobIds.push(...ids);
+      }
+    } finally {
+      seeded.close();
+    }
+
+    const movedAtKills: number[] = [];
+    for (let attempt = 0; movedAtKills.length < KILLS && attempt < KILLS * 3; attempt++) {
+      const run = await runDrain(dataDir, 250 + Math.floor(Math.random() * 300));
+      if (run.signal !== 'SIGKILL') expect(run, run.stderr).toMatchObject({ code: 0 });
+      // Whatever instant the kill came at, no job is lost: it is live on the source, on the target, or both.
+      const now = await census(dataDir, jobIds);
+      expect(now.lost).toEqual([]);
+      if (run.signal === 'SIGKILL') movedAtKills.push(now.onTarget.length);
+    }
+    expect(movedAtKills).toHaveLength(KILLS);
+    // The kills came while jobs were moving, not only before the first or after the last.
+    expect(movedAtKills.filter((moved) => moved > 0 && moved < JOBS).length).toBeGreaterThanOrEqual(KILLS / 2);
+    console.log(`jobs on the target at each kill: ${movedAtKills.join(' ')}`);
+
+    expect(await runDrain(dataDir)).toMatchObject({ code: 0 });
+    const after = await census(dataDir, jobIds);
+    expect(after.liveOnSource).toEqual([]);
+    // Exactly once: the target holds the seeded jobs and nothing else (ids are its primary key).
+    expect(after.onTarget.length).toBe(JOBS);
+    expect([...after.onTarget].sort()).toEqual([...jobIds].sort());
+    expect(after.catalogue.find((entry) => entry.nodeId === SOURCE)?.lifecycle).toBe('RETIRED');
+    for (const node of [SOURCE, TARGET]) {
+      expect(checkNodeDatabase('requester', path.join(dataDir, `${node}-requester.db`))).toEqual([]);
+    }
+  });
+});
