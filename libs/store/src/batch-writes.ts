@@ -13,6 +13,7 @@ export interface NewBatch {
 }
 
 export function insertBatchInTx(db: NodeDatabase, batch: NewBatch, now: number): string {
+  db.admitNewRecords();
   const id = batch.id ?? `b-${randomUUID()}`;
   if (db.statement('SELECT 1 FROM batches WHERE id = ?').get(id) !== undefined) throw alreadyExists(`batch ${id} already exists`);
   db.statement('INSERT INTO batches (id, namespace, labels, create_time) VALUES (?, ?, ?, ?)').run(

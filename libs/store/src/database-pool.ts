@@ -73,7 +73,12 @@ export class DatabasePool {
       db.close();
       throw error;
     }
-    const database = new NodeDatabase(db, file, () => this.commits.notify(kind, nodeId));
+    const database = new NodeDatabase(
+      db,
+      file,
+      () => this.commits.notify(kind, nodeId),
+      () => this.catalogue.checkTakesNewRecords(nodeId, kind),
+    );
     this.open.set(key, database);
     this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
     return database;

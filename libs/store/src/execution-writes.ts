@@ -39,6 +39,7 @@ export function createExecutionInTx(db: NodeDatabase, execution: NewExecution, n
       return first;
     }
   }
+  db.admitNewRecords();
   const id = execution.id ?? `e-${randomUUID()}`;
   if (selectExecution(db, id) !== undefined) throw alreadyExists(`execution ${id} already exists`);
 

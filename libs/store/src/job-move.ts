@@ -26,29 +26,72 @@ export interface MoveEnds {
   coordination: CoordinationDatabase;
 }
 
+export interface MovedJobs {
+  /** Jobs now on the target and gone from the source. */
+  moved: number;
+  /** Jobs that had ended or were gone by the time the drain reached them. */
+  skipped: number;
+  /** Why a job could not move (its name taken on the target, say); it stays where it was. */
+  refusal?: unknown;
+}
+
 /**
- * Moves one job, with its spec, labels, executions, history and request ids, from one
- * requester database to another, in two commits: the copy on the target, then the job's removal
- * from the source. Each is idempotent, so a move cut short at any instant and done again ends
- * with the job exactly once, on the target:
- * - a job whose copy already committed (an `in` row from this source) is not copied again;
- * - a job already gone from the source is left alone.
- * Both commits happen before this returns, with nothing else in this process running in between,
- * so that no write can change the source's job after its copy was taken.
- * Returns whether the job was moved now (false: it had ended or was already gone).
+ * Moves jobs, with their specs, labels, executions, history and request ids, from one requester
+ * database to another, in three commits for the whole group (job_moves rows track each job):
+ * 1. on the source, each job that has not ended is frozen (no change to it is taken);
+ * 2. on the target, each frozen job is copied, unless an earlier run's copy already committed;
+ * 3. on the source, the copied jobs are removed, and any that could not be copied unfrozen.
+ * Each step is idempotent and a frozen job cannot change, so a drain cut short at any instant and
+ * run again ends with each job exactly once, on the target, as it last was.
  */
-export function moveJob(ends: MoveEnds, jobId: string, now: number): boolean {
-  const rows = ends.source.read(() => readJobRows(ends.source, jobId));
-  if (rows === undefined || isEnded(rows.job.state)) return false;
-  const copied = ends.target.read(
-    () => ends.target.statement(`SELECT 1 FROM job_moves WHERE job_id = ? AND direction = 'in' AND node_id = ?`).get(jobId, ends.sourceNodeId) !== undefined,
-  );
-  if (!copied) {
+export function moveJobs(ends: MoveEnds, jobIds: readonly string[], now: number): MovedJobs {
+  const { source, target } = ends;
+  const frozen = source.writeNow(() => jobIds.flatMap((jobId) => freezeJobInTx(ends, jobId, now) ?? []));
+  for (const rows of frozen) {
     if (rows.job.claim_lease_id !== null) noteLeaseClaim(ends.coordination, rows.job.claim_lease_id, ends.targetNodeId);
-    ends.target.writeNow(() => copyJobInTx(ends.target, rows, ends.sourceNodeId, now));
   }
-  ends.source.writeNow(() => removeMovedJobInTx(ends.source, rows, ends.targetNodeId, now));
-  return true;
+  let refusal: unknown;
+  const copied = target.writeNow(() => {
+    target.admitNewRecords();
+    return frozen.filter((rows) => {
+      if (refusal !== undefined) return false;
+      try {
+        // Its own savepoint: a job that cannot move leaves the others' copies whole.
+        target.db.transaction(() => copyJobInTx(target, rows, ends.sourceNodeId, now))();
+        return true;
+      } catch (error) {
+        refusal = error;
+        return false;
+      }
+    });
+  });
+  source.writeNow(() => {
+    for (const rows of copied) removeMovedJobInTx(source, rows, ends.targetNodeId, now);
+    for (const rows of frozen.filter((rows) => !copied.includes(rows))) {
+      source.statement(`DELETE FROM job_moves WHERE job_id = ? AND direction = 'out' AND done = 0`).run(rows.job.id);
+    }
+  });
+  return { moved: copied.length, skipped: jobIds.length - frozen.length, refusal };
+}
+
+/**
+ * Freezes one job for the move and reads it whole; undefined when it has ended or is gone. A
+ * job an earlier run froze for another target is refused: its copy may be there already.
+ */
+function freezeJobInTx(ends: MoveEnds, jobId: string, now: number): JobRows | undefined {
+  const { source } = ends;
+  const rows = readJobRows(source, jobId);
+  if (rows === undefined || isEnded(rows.job.state)) return undefined;
+  const earlier = source.statement(`SELECT node_id, done FROM job_moves WHERE job_id = ? AND direction = 'out'`).get(jobId) as
+    | { node_id: string; done: number }
+    | undefined;
+  if (earlier?.done === 0 && earlier.node_id !== ends.targetNodeId) {
+    throw failedPrecondition(`job ${jobId} is half-way to node ${earlier.node_id}: finish that drain (run it again) before draining to another node`);
+  }
+  source
+    .statement(`INSERT OR REPLACE INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'out', ?, ?, 0, ?)`)
+    .run(jobId, ends.targetNodeId, rows.job.batch_id, now);
+  return rows;
 }
 
 function isEnded(state: JobState): boolean {
@@ -76,14 +119,12 @@ function readJobRows(db: NodeDatabase, jobId: string): JobRows | undefined {
  */
 function copyJobInTx(target: NodeDatabase, rows: JobRows, sourceNodeId: string, now: number): void {
   const { job } = rows;
+  const copied = target.statement(`SELECT 1 FROM job_moves WHERE job_id = ? AND direction = 'in' AND node_id = ?`).get(job.id, sourceNodeId);
+  if (copied !== undefined) return; // an earlier run's copy committed; the source's job is frozen since, so it is current
   if (target.statement('SELECT 1 FROM jobs WHERE id = ?').get(job.id) !== undefined) {
     throw failedPrecondition(`job ${job.id} cannot move: the target already holds a different job with that id`);
   }
-  if (rows.batch !== undefined) {
-    insertRow(target, 'batches', { ...rows.batch, complete_revision: null, complete_time: null }, 'OR IGNORE');
-    // A batch completed here earlier has a live job again, so it is open again.
-    target.statement('UPDATE batches SET complete_revision = NULL, complete_time = NULL WHERE id = ?').run(job.batch_id);
-  }
+  if (rows.batch !== undefined) copyBatchInTx(target, job.id, rows.batch);
   const renamed = new Map<number, number>();
   for (const { revision, ...event } of rows.history) {
     renamed.set(revision, Number(insertRow(target, 'job_history', event).lastInsertRowid));
@@ -104,8 +145,25 @@ function copyJobInTx(target: NodeDatabase, rows: JobRows, sourceNodeId: string, 
   for (const execution of rows.executions) insertRow(target, 'executions', { ...execution, revision: renamed.get(execution.revision) ?? movedIn });
   for (const requestId of rows.requestIds) insertRow(target, 'request_ids', requestId, 'OR IGNORE');
   target
-    .statement(`INSERT OR REPLACE INTO job_moves (job_id, direction, node_id, batch_id, revision, time) VALUES (?, 'in', ?, ?, ?, ?)`)
-    .run(job.id, sourceNodeId, job.batch_id, movedIn, now);
+    .statement(`INSERT OR REPLACE INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'in', ?, ?, 1, ?)`)
+    .run(job.id, sourceNodeId, job.batch_id, now);
+}
+
+/**
+ * The job's batch on the target: made there (open) if missing, reopened if this batch completed
+ * there already (an earlier part of it moved and ended). A different batch that happens to have
+ * the same id refuses the move, rather than merging two batches.
+ */
+function copyBatchInTx(target: NodeDatabase, jobId: string, batch: Row): void {
+  const existing = target.statement('SELECT namespace, labels, create_time FROM batches WHERE id = ?').get(batch.id) as Row | undefined;
+  if (existing === undefined) {
+    insertRow(target, 'batches', { ...batch, complete_revision: null, complete_time: null });
+    return;
+  }
+  if (existing.namespace !== batch.namespace || existing.labels !== batch.labels || existing.create_time !== batch.create_time) {
+    throw failedPrecondition(`job ${jobId} cannot move: the target holds a different batch with its batch id ${String(batch.id)}`);
+  }
+  target.statement('UPDATE batches SET complete_revision = NULL, complete_time = NULL WHERE id = ?').run(batch.id);
 }
 
 /** The job's row, or a precise refusal when its name or dedupe key is taken on the target. */
@@ -126,14 +184,9 @@ function insertConflictChecked(target: NodeDatabase, job: JobRows['job'], row: R
 
 function removeMovedJobInTx(source: NodeDatabase, rows: JobRows, targetNodeId: string, now: number): void {
   const { job } = rows;
-  const current = source.statement('SELECT revision FROM jobs WHERE id = ?').get(job.id) as { revision: number } | undefined;
-  if (current === undefined) return;
-  if (current.revision !== job.revision) {
-    // Unreachable while the copy and this commit run back to back; kept so that a change
-    // slipping in between could never be lost silently.
-    throw failedPrecondition(`job ${job.id} changed while it was moving; run the drain again to move it as it is now`);
-  }
-  const revision = appendJobEventInTx(source, {
+  // Unfrozen first, or the triggers would refuse the delete.
+  source.statement(`UPDATE job_moves SET done = 1, time = ? WHERE job_id = ? AND direction = 'out'`).run(now, job.id);
+  appendJobEventInTx(source, {
     jobId: job.id,
     executionId: '',
     type: 'JOB_MOVED_OUT',
@@ -143,12 +196,9 @@ function removeMovedJobInTx(source: NodeDatabase, rows: JobRows, targetNodeId: s
     time: now,
     batchId: job.batch_id,
   });
-  // Specs, labels and executions go with the job through ON DELETE CASCADE.
+  // Specs, labels and executions go with the job through ON DELETE CASCADE. Its request ids
+  // stay, so that a create retried here learns where the job went.
   source.statement('DELETE FROM jobs WHERE id = ?').run(job.id);
-  source.statement(`DELETE FROM request_ids WHERE record_id = ? AND kind IN ('job', 'job-existing')`).run(job.id);
-  source
-    .statement(`INSERT OR REPLACE INTO job_moves (job_id, direction, node_id, batch_id, revision, time) VALUES (?, 'out', ?, ?, ?, ?)`)
-    .run(job.id, targetNodeId, job.batch_id, revision, now);
 }
 
 function noteLeaseClaim(coordination: CoordinationDatabase, leaseId: number, nodeId: string): void {

@@ -31,8 +31,14 @@ export function selectJobById(db: NodeDatabase, jobId: string): Job {
 
 /** NOT_FOUND for a job, saying where it went when a drain moved it away. */
 export function jobNotFound(db: NodeDatabase, jobId: string) {
-  const moved = db.statement(`SELECT node_id FROM job_moves WHERE job_id = ? AND direction = 'out'`).get(jobId) as { node_id: string } | undefined;
-  return notFound(moved === undefined ? `job ${jobId} not found` : `job ${jobId} not found: a drain moved it to node ${moved.node_id}`);
+  const movedTo = jobMovedTo(db, jobId);
+  return notFound(movedTo === undefined ? `job ${jobId} not found` : `job ${jobId} not found: a drain moved it to node ${movedTo}`);
+}
+
+/** The node a drain moved the job to, if it did. */
+export function jobMovedTo(db: NodeDatabase, jobId: string): string | undefined {
+  const moved = db.statement(`SELECT node_id FROM job_moves WHERE job_id = ? AND direction = 'out' AND done = 1`).get(jobId) as { node_id: string } | undefined;
+  return moved?.node_id;
 }
 
 export function selectJobByName(db: NodeDatabase, namespace: string, name: string): Job {

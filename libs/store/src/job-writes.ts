@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
 import type { Job, JobExecution } from './job-model.js';
 import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-rows.js';
-import { jobNotFound, selectJob } from './job-reads.js';
+import { jobMovedTo, jobNotFound, selectJob } from './job-reads.js';
 import type { CreateExecutionInput, CreatedJob, JobChanges, OnDuplicate, UpdateExecutionInput, UpdateJobStateInput } from './job-store.js';
 import { appendJobEventInTx } from './job-events.js';
 import { admitToBatchInTx, completeBatchIfDoneInTx } from './batch-writes.js';
@@ -99,7 +99,10 @@ export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
   const earlier = findRequestInTx(db, job.requestId, ['job', 'job-existing']);
   if (earlier !== undefined) {
     if (selectJob(db, earlier.recordId) === undefined) {
-      throw alreadyExists(`request_id ${job.requestId} created job ${earlier.recordId}, which has since been deleted`);
+      const movedTo = jobMovedTo(db, earlier.recordId);
+      throw alreadyExists(
+        `request_id ${job.requestId} created job ${earlier.recordId}, which ${movedTo === undefined ? 'has since been deleted' : `a drain has since moved to node ${movedTo}`}`,
+      );
     }
     return { id: earlier.recordId, existing: earlier.kind === 'job-existing' };
   }
@@ -114,6 +117,7 @@ export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
       `namespace ${job.namespace} already has a live job with dedupe key ${JSON.stringify(job.dedupeKey)}: ${duplicate.id} (${duplicate.state})`,
     );
   }
+  db.admitNewRecords();
   const id = job.id ?? `j-${randomUUID()}`;
   if (db.statement('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined) throw alreadyExists(`job ${id} already exists`);
   checkNameFreeInTx(db, job.namespace, job.name, id);

@@ -1,3 +1,4 @@
+import { unavailable } from '@jobkeep/errors';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import { SqliteHandle } from './sqlite-handle.js';
 
@@ -12,6 +13,11 @@ export class NodeDatabase extends SqliteHandle {
     readonly file: string,
     /** Told after every commit of `write`, so that watches read the history again. */
     private readonly onCommit: () => void = () => {},
+    /**
+     * Throws FAILED_PRECONDITION once the database is draining or retired. Creates call it
+     * after looking up their request id, so that a retried create still gets its first answer.
+     */
+    readonly admitNewRecords: () => void = () => {},
   ) {
     super(db);
   }
@@ -28,7 +34,7 @@ export class NodeDatabase extends SqliteHandle {
    */
   writeNow<T>(work: () => T): T {
     const changesBefore = this.totalChanges();
-    const result = this.inTransaction.immediate(work) as T;
+    const result = refusalsRaisedBySql(() => this.inTransaction.immediate(work) as T);
     // Only once committed, and only when rows changed: a rolled-back write, or one that found
     // nothing to do (a claim on an empty queue), changed nothing a watcher could read.
     if (this.totalChanges() !== changesBefore) this.onCommit();
@@ -40,3 +46,20 @@ export class NodeDatabase extends SqliteHandle {
     return (this.statement('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 }
+
+/**
+ * The schema's triggers refuse some writes with RAISE(ABORT, 'jobkeep: ...'): a write to a job
+ * a drain is moving (job-moves-schema.ts). Such a refusal is UNAVAILABLE: it passes once the
+ * move has ended, and the retry then learns where the job went.
+ */
+function refusalsRaisedBySql<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'SQLITE_CONSTRAINT_TRIGGER' && message?.startsWith(TRIGGER_REFUSAL)) throw unavailable(message.slice(TRIGGER_REFUSAL.length));
+    throw error;
+  }
+}
+
+const TRIGGER_REFUSAL = 'jobkeep: ';

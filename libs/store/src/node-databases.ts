@@ -31,15 +31,8 @@ export class NodeDatabases {
     }
   }
 
-  /**
-   * One write transaction on the node's database, refused (ABORTED) unless `guard` holds. A
-   * write that adds new records (`create`, which may also create the file) is refused
-   * (FAILED_PRECONDITION) once the database is draining or retired.
-   */
+  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
   write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
-    return writeGuarded(this.coordination, guard, this.now, () => {
-      if (create) this.pool.catalogue.checkTakesNewRecords(checkNodeId(nodeId), this.kind);
-      return this.get(nodeId, create);
-    }, work);
+    return writeGuarded(this.coordination, guard, this.now, () => this.get(nodeId, create), work);
   }
 }

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { checkNodeDatabase } from './consistency-check.js';
 import { DRAIN_LOCK } from './node-drain.js';
@@ -70,52 +70,73 @@ describe('draining a requester node into another', () => {
     let duringDrain: Promise<unknown> | undefined;
     await storage.admin.drainNode(SOURCE, TARGET, {
       onProgress: () => {
-        duringDrain ??= storage.jobStore.createJob(SOURCE, {});
+        duringDrain ??= storage.jobStore.createJob(SOURCE, {}).catch((error: unknown) => error);
       },
     });
-    await rejection(duringDrain!, 'FAILED_PRECONDITION', /DRAINING and takes no new jobs/);
+    expect(await duringDrain).toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/DRAINING and takes no new jobs/) });
     await rejection(storage.jobStore.createJob(SOURCE, {}), 'FAILED_PRECONDITION', /RETIRED and takes no new jobs/);
     await rejection(storage.batches.createBatch(SOURCE, { jobs: [{}] }), 'FAILED_PRECONDITION', /RETIRED/);
     expect((await storage.jobStore.listJobs(SOURCE, {})).items.map((job) => job.state)).toEqual(['COMPLETED']);
   });
 
+  it('still answers a retried create on a retired node as the first time, and says where its job went', async () => {
+    const storage = temp.open();
+    const first = await storage.jobStore.createJob(SOURCE, { requestId: 'req-1' });
+    await storage.admin.drainNode(SOURCE, TARGET);
+    await rejection(storage.jobStore.createJob(SOURCE, { requestId: 'req-1' }), 'ALREADY_EXISTS', `a drain has since moved to node ${TARGET}`);
+    expect((await storage.jobStore.getJob(TARGET, { id: first.job.id })).id).toBe(first.job.id);
+  });
+
   it('carries on where a drain stopped, and a job moves exactly once', async () => {
     const storage = temp.open();
     const seeded = await seed(storage);
+    const { jobIds: more } = await storage.batches.createBatch(SOURCE, { jobs: Array.from({ length: 250 }, () => ({ state: 'QUEUED' as const })) });
     const abort = new AbortController();
     const first = await storage.admin.drainNode(SOURCE, TARGET, {
       signal: abort.signal,
-      onProgress: ({ moved }) => moved === 2 && abort.abort(),
+      onProgress: ({ moved }) => moved > 0 && abort.abort(),
     });
-    expect(first).toMatchObject({ moved: 2, retired: false });
+    expect(first).toMatchObject({ moved: 100, total: 255, retired: false });
     expect(storage.catalogue.list()[0]).toMatchObject({ nodeId: SOURCE, lifecycle: 'DRAINING' });
 
-    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 3, total: 3, retired: true });
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 155, total: 155, retired: true });
     expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 0, total: 0, retired: true });
-    const onTarget = (await storage.jobStore.listJobs(TARGET, {})).items.map((job) => job.id);
-    expect(onTarget.sort()).toEqual([...seeded.live].sort());
+    const onTarget = (await storage.jobStore.listJobs(TARGET, { pageSize: 1000 })).items.map((job) => job.id);
+    expect(onTarget.sort()).toEqual([...seeded.live, ...more].sort());
     expectConsistent(storage);
   });
 
-  it('finishes a move whose copy committed but whose removal from the source did not', async () => {
-    let storage = temp.open();
+  it('keeps a job frozen on the source between its copy and its removal, so a crash there loses no change', async () => {
+    const storage = temp.open();
     const seeded = await seed(storage);
-    const sourceFile = storage.locations.nodeDatabasePath('requester', SOURCE);
-    // The source as it was before the drain: as if every removal had been lost in a crash.
-    storage.close();
-    fs.copyFileSync(sourceFile, `${sourceFile}.before`);
-    storage = temp.open();
-    await storage.admin.drainNode(SOURCE, TARGET);
-    storage.close();
-    fs.copyFileSync(`${sourceFile}.before`, sourceFile);
+    // A crash after the copy committed on the target: the removal from the source fails.
+    const raw = new Database(storage.locations.nodeDatabasePath('requester', SOURCE));
+    raw.exec(`CREATE TRIGGER crash BEFORE INSERT ON job_history WHEN new.type = 'JOB_MOVED_OUT' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
+    await expect(storage.admin.drainNode(SOURCE, TARGET)).rejects.toThrow('crash');
+    expect((await storage.jobStore.getJob(TARGET, { id: seeded.queued.id })).state).toBe('QUEUED');
 
-    storage = temp.open();
+    // Both databases hold the job now, but only the target's copy can change.
+    await rejection(storage.jobStore.updateJobState(SOURCE, { jobId: seeded.queued.id, newState: 'CANCELLED' }), 'UNAVAILABLE', /a drain is moving this job/);
+    await rejection(storage.jobStore.createExecution(SOURCE, { jobId: seeded.queued.id, computeNodeId: 'c' }), 'UNAVAILABLE');
+    expect((await storage.jobStore.getJob(SOURCE, { id: seeded.queued.id })).state).toBe('QUEUED');
+
+    raw.exec('DROP TRIGGER crash');
+    raw.close();
     expect(await storage.admin.drainNode(SOURCE, TARGET)).toMatchObject({ moved: 5, retired: true });
-    const onTarget = await storage.jobStore.listJobs(TARGET, {});
-    expect(onTarget.items.map((job) => job.id).sort()).toEqual([...seeded.live].sort());
-    // One JOB_MOVED_IN each: the second run did not copy again.
     const history = await storage.jobStore.getJobHistory(TARGET, { jobId: seeded.queued.id });
     expect(history.items.filter((event) => event.type === 'JOB_MOVED_IN')).toHaveLength(1);
+    await rejection(storage.jobStore.getJob(SOURCE, { id: seeded.queued.id }), 'NOT_FOUND', `moved it to node ${TARGET}`);
+    expectConsistent(storage);
+  });
+
+  it('refuses to merge a batch into a different one that has its id on the target', async () => {
+    const storage = temp.open();
+    await storage.batches.createBatch(TARGET, { id: 'nightly', namespace: 'team-b', jobs: [{}] });
+    const { jobIds } = await storage.batches.createBatch(SOURCE, { id: 'nightly', namespace: 'team-a', jobs: [{}] });
+    await rejection(storage.admin.drainNode(SOURCE, TARGET), 'FAILED_PRECONDITION', /different batch with its batch id nightly/);
+    expect((await storage.jobStore.getJob(SOURCE, { id: jobIds[0]! })).state).toBe('PENDING');
+    await storage.jobStore.updateJobState(SOURCE, { jobId: jobIds[0]!, newState: 'CANCELLED' }); // not left frozen
+    expect((await storage.batches.getBatch(TARGET, 'nightly')).counts).toEqual({ PENDING: 1 });
     expectConsistent(storage);
   });
 
@@ -127,11 +148,11 @@ describe('draining a requester node into another', () => {
     await storage.admin.drainNode(SOURCE, TARGET, {
       onProgress: () => {
         seen.push(storage.coordination.db.prepare('SELECT holder_lease_id FROM locks WHERE name = ?').pluck().get(DRAIN_LOCK) as number | null);
-        second ??= storage.admin.drainNode(SOURCE, 'requester-c');
+        second ??= storage.admin.drainNode(SOURCE, 'requester-c').catch((error: unknown) => error);
       },
     });
     expect(seen.every((holder) => typeof holder === 'number')).toBe(true);
-    await rejection(second!, 'FAILED_PRECONDITION', /already running/);
+    expect(await second).toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/already running/) });
     expect((await storage.lockStore.get(DRAIN_LOCK)).holderLeaseId).toBeNull();
   });
 

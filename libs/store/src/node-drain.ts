@@ -4,7 +4,7 @@ import type { Catalogue } from './catalogue.js';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import { checkNodeId } from './identifiers.js';
-import { moveJob, type MoveEnds } from './job-move.js';
+import { moveJobs, type MoveEnds } from './job-move.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LockStore } from './lock-store.js';
 import type { NodeDatabase } from './node-database.js';
@@ -40,8 +40,8 @@ export interface DrainDependencies {
 }
 
 const LIVE_STATES = `('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
-/** Jobs listed per read; the drain yields to other work between pages. */
-const PAGE = 200;
+/** Jobs moved per three commits; the drain yields to other work between groups. */
+const GROUP = 100;
 /** The drain lock's lease lives this long without a keep-alive, which comes every third of it. */
 const LEASE_TTL_SECONDS = 10;
 
@@ -49,7 +49,7 @@ const LEASE_TTL_SECONDS = 10;
  * Drains one requester database into another, as a director is drained before it is retired:
  * 1. takes the drain lock (only one drainer runs);
  * 2. marks the source DRAINING, so that it refuses new jobs;
- * 3. moves every job that has not ended, oldest first, each in idempotent steps (job-move.ts);
+ * 3. moves every job that has not ended, oldest first, in groups of idempotent steps (job-move.ts);
  * 4. marks the source RETIRED once a pass finds nothing left to move.
  * A drain stopped at any point (aborted, or its process killed) is finished by running it again.
  */
@@ -72,7 +72,6 @@ export class NodeDrainer {
       try {
         if (catalogue.lifecycle(sourceNodeId, 'requester') === 'ACTIVE') catalogue.setLifecycle(sourceNodeId, 'requester', 'DRAINING');
         const ends: MoveEnds = { sourceNodeId, source, targetNodeId, target: pool.get('requester', targetNodeId, true), coordination: this.deps.coordination };
-        copyQueueHolds(ends);
         const progress = await this.moveAll(ends, options);
         const retired = !options.signal?.aborted && this.retireIfEmpty(sourceNodeId, pool.get('requester', sourceNodeId, false));
         return { ...progress, retired };
@@ -84,23 +83,25 @@ export class NodeDrainer {
     }
   }
 
-  /** Pages over the source until none is left to move. */
+  /** Moves groups of jobs, oldest first, until a pass over the source finds none left. */
   private async moveAll(ends: MoveEnds, { onProgress, signal }: DrainOptions): Promise<DrainProgress> {
-    const progress: DrainProgress = { moved: 0, total: liveJobCount(ends.source) };
-    onProgress?.({ ...progress });
+    const progress: DrainProgress = { moved: 0, total: 0 };
     for (;;) {
+      // One sorted read of every live id (not a sort per page): a drain is bounded by its commits.
       const jobIds = liveJobIds(ends.source);
       if (jobIds.length === 0) return progress;
-      // Jobs created before the source turned DRAINING may still be arriving.
-      progress.total = Math.max(progress.total, progress.moved + liveJobCount(ends.source));
-      for (const [index, jobId] of jobIds.entries()) {
+      progress.total += jobIds.length;
+      onProgress?.({ ...progress });
+      for (let start = 0; start < jobIds.length; start += GROUP) {
         if (signal?.aborted) return progress;
-        // Fetched again for each job: the pool may have closed an evicted handle in between.
+        // Fetched again for each group: the pool may have closed an evicted handle in between.
         const current = { ...ends, source: this.deps.pool.get('requester', ends.sourceNodeId, false), target: this.deps.pool.get('requester', ends.targetNodeId, false) };
-        if (moveJob(current, jobId, this.deps.clock())) progress.moved++;
-        else progress.total--; // it ended while the drain was on its way to it
+        const group = moveJobs(current, jobIds.slice(start, start + GROUP), this.deps.clock());
+        progress.moved += group.moved;
+        progress.total -= group.skipped; // they ended while the drain was on its way to them
         onProgress?.({ ...progress });
-        if (index % 20 === 19) await yieldToIo();
+        if (group.refusal !== undefined) throw group.refusal;
+        await yieldToIo();
       }
     }
   }
@@ -144,7 +145,7 @@ export class NodeDrainer {
 
 function liveJobIds(db: NodeDatabase): string[] {
   return db.read(
-    () => (db.statement(`SELECT id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision LIMIT ${PAGE}`).all() as { id: string }[]).map((row) => row.id),
+    () => (db.statement(`SELECT id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision`).all() as { id: string }[]).map((row) => row.id),
   );
 }
 
@@ -154,13 +155,3 @@ export function liveJobCount(db: NodeDatabase): number {
   );
 }
 
-/** A held queue stays held where its jobs go. */
-function copyQueueHolds({ source, target }: MoveEnds): void {
-  const holds = source.read(() => source.statement('SELECT queue, message, hold_time FROM queue_holds').all()) as Record<string, unknown>[];
-  if (holds.length === 0) return;
-  target.writeNow(() => {
-    for (const hold of holds) {
-      target.statement('INSERT OR IGNORE INTO queue_holds (queue, message, hold_time) VALUES (@queue, @message, @hold_time)').run(hold);
-    }
-  });
-}
