@@ -70,6 +70,12 @@ export class Catalogue {
     this.lifecycles.set(`${kind}:${nodeId}`, lifecycle);
   }
 
+  /** Drops a database from the catalogue; see DatabasePool.discardNew. */
+  forget(nodeId: string, kind: NodeDatabaseKind): void {
+    this.coordination.prepare('DELETE FROM node_databases WHERE node_id = ? AND kind = ?').run(nodeId, kind);
+    this.lifecycles.delete(`${kind}:${nodeId}`);
+  }
+
   list(): CatalogueEntry[] {
     const rows = this.coordination
       .prepare('SELECT node_id, kind, path, lifecycle, create_time FROM node_databases ORDER BY node_id, kind')

@@ -55,7 +55,7 @@ export class DatabasePool {
    * missing; without, a missing file is NOT_FOUND and nothing is created.
    */
   get(kind: NodeDatabaseKind, nodeId: string, create: boolean): NodeDatabase {
-    const file = this.options.locations.nodeDatabasePath(kind, nodeId);
+    const file = this.path(kind, nodeId);
     const key = `${kind}:${file}`;
     const cached = this.open.get(key);
     if (cached !== undefined) return cached;
@@ -82,6 +82,21 @@ export class DatabasePool {
     this.open.set(key, database);
     this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
     return database;
+  }
+
+  /**
+   * Closes and deletes a node database and its catalogue entry: only for one that this process
+   * has just created and that never held anything (an import that failed into a new file).
+   */
+  discardNew(kind: NodeDatabaseKind, nodeId: string): void {
+    const file = this.path(kind, nodeId);
+    this.open.delete(`${kind}:${file}`);
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${file}${suffix}`, { force: true });
+    this.catalogue.forget(nodeId, kind);
+  }
+
+  path(kind: NodeDatabaseKind, nodeId: string): string {
+    return this.options.locations.nodeDatabasePath(kind, nodeId);
   }
 
   get size(): number {

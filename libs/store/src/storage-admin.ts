@@ -32,11 +32,21 @@ export function storageAdmin(pool: DatabasePool, catalogue: Catalogue, retention
     async importDatabase(name, lines) {
       const ref = parseDatabaseName(name);
       if (ref.kind === 'coordination') throw invalidArgument('only node databases can be imported; coordination.db is made by the server');
-      // Parsed and checked whole before anything is created, so that a bad file creates nothing.
+      // Parsed whole before anything is created; a new file that the rows then fail to go into
+      // is removed again, so that bad input leaves nothing behind.
       const parsed = await parseExport(lines);
+      if (parsed.header.kind !== ref.kind) {
+        throw invalidArgument(`an export of a ${parsed.header.kind} database cannot be imported into ${name}, a ${ref.kind} database`);
+      }
       catalogue.checkTakesNewRecords(ref.nodeId, ref.kind);
+      const created = !fs.existsSync(pool.path(ref.kind, ref.nodeId));
       const db = pool.get(ref.kind, ref.nodeId, true);
-      return db.writeNow(() => importRows(db.db, ref.kind, parsed));
+      try {
+        return db.writeNow(() => importRows(db.db, ref.kind, parsed));
+      } catch (error) {
+        if (created) pool.discardNew(ref.kind, ref.nodeId);
+        throw error;
+      }
     },
 
     async runRetention(name, dryRun) {

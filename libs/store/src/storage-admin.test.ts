@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { exportDatabase } from './database-export.js';
+import { useTempStorage } from './test-support/temp-storage.js';
+
+describe('importing an export through the storage', () => {
+  const temp = useTempStorage('perTest');
+
+  function exportedLines(storage: ReturnType<typeof temp.open>, kind: 'requester' | 'compute', nodeId: string): string[] {
+    return [...exportDatabase(storage.locations.nodeDatabasePath(kind, nodeId)).lines()];
+  }
+
+  it('creates the database, and leaves nothing behind when the rows cannot go in', async () => {
+    const storage = temp.open();
+    await storage.jobStore.createJob('n1', { name: 'a' });
+    const lines = exportedLines(storage, 'requester', 'n1');
+
+    // A job whose spec row names a job the export does not hold: refused by the foreign keys.
+    const broken = [...lines, JSON.stringify({ table: 'job_specs', row: { job_id: 'ghost', spec: '{}', labels: '{}' } })];
+    await expect(storage.admin.importDatabase('n2-requester', broken)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(fs.existsSync(storage.locations.nodeDatabasePath('requester', 'n2'))).toBe(false);
+    expect(storage.catalogue.list().map((entry) => entry.nodeId)).toEqual(['n1']);
+
+    await expect(storage.admin.importDatabase('n2-compute', lines)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('an export of a requester database cannot be imported into n2-compute'),
+    });
+    expect(fs.existsSync(storage.locations.nodeDatabasePath('compute', 'n2'))).toBe(false);
+
+    expect(await storage.admin.importDatabase('n2-requester', lines)).toMatchObject({ unchanged: false });
+    expect((await storage.jobStore.listJobs('n2', {})).items.map((job) => job.name)).toEqual(['a']);
+  });
+});
