@@ -17,20 +17,8 @@ import type {
   RunRetentionRequest,
 } from '@jobkeep/api';
 import { invalidArgument, notFound, resourceExhausted, unavailable } from '@jobkeep/errors';
-import {
-  backupDatabase,
-  checkDatabaseFile,
-  compactDatabase,
-  existingDatabase,
-  exportDatabase,
-  getRows,
-  listDatabaseInfos,
-  listKeys,
-  listTables,
-  readDatabaseStats,
-  type DrainProgress,
-  type Storage,
-} from '@jobkeep/store';
+import { existingDatabase, exportDatabase, getRows, listDatabaseInfos, listKeys, type DrainProgress, type Storage } from '@jobkeep/store';
+import { runFileTask, type FileTaskArgs, type FileTaskName, type FileTaskResult } from './admin-file-tasks.js';
 import { databaseInfoToWire, databaseStatsToWire, retentionOutcomeToWire, tableInfoToWire } from './admin-wire.js';
 
 export interface AdminSettings {
@@ -67,28 +55,34 @@ export function removeAdminLeftovers(dataDir: string): void {
 /**
  * jobkeep.v1.AdminService: reads open the named file read-only (one snapshot each, beside the
  * server's own connections), copies are made to a temporary file and streamed, and the writes
- * (import, retention, drain, retire) go through the server's own storage.
+ * (import, retention, drain, retire) go through the server's own storage. Work that reads or
+ * copies a whole file (check, tables, stats, compact, backup) runs on a worker thread (see
+ * admin-file-tasks.ts), so that the event loop keeps serving leases, locks and jobs meanwhile;
+ * reads bounded by their request (keys, rows, export pages) stay on it.
  */
 export function adminServiceHandlers(storage: Storage, settings: AdminSettings) {
   const database = (name: string) => existingDatabase(storage.locations, name);
-  const tempRoot = adminTempRoot(storage.locations.dataDir);
+  const copies = copyDirectories(adminTempRoot(storage.locations.dataDir));
+  const inWorker = fileTaskRunner(settings.stopping);
 
   return {
     async listDatabases() {
       return { databases: listDatabaseInfos(storage.locations).map(databaseInfoToWire) };
     },
 
-    async checkDatabase(request: CheckDatabaseRequest) {
+    async checkDatabase(request: CheckDatabaseRequest, context: CallContext) {
       const { ref, file } = database(request.database);
-      return { problems: checkDatabaseFile(ref.kind, file) };
+      return { problems: await inWorker('checkDatabaseFile', [ref.kind, file], context, `the check of ${request.database}`) };
     },
 
-    async listTables(request: ListTablesRequest) {
-      return { tables: listTables(database(request.database).file).map(tableInfoToWire) };
+    async listTables(request: ListTablesRequest, context: CallContext) {
+      const tables = await inWorker('listTables', [database(request.database).file], context, `the tables of ${request.database}`);
+      return { tables: tables.map(tableInfoToWire) };
     },
 
-    async getDatabaseStats(request: GetDatabaseStatsRequest) {
-      return { stats: databaseStatsToWire(readDatabaseStats(database(request.database).file)) };
+    async getDatabaseStats(request: GetDatabaseStatsRequest, context: CallContext) {
+      const stats = await inWorker('readDatabaseStats', [database(request.database).file], context, `the stats of ${request.database}`);
+      return { stats: databaseStatsToWire(stats) };
     },
 
     async listKeys(request: ListKeysRequest) {
@@ -105,14 +99,16 @@ export function adminServiceHandlers(storage: Storage, settings: AdminSettings) 
 
     async *compactDatabase(request: CompactDatabaseRequest, context: CallContext) {
       const { file } = database(request.database);
-      limitStall(context, settings, `the compacted copy of ${request.database}`);
-      yield* streamCopy(tempRoot, file, async (dest) => compactDatabase(file, dest), context.signal);
+      const what = `the compacted copy of ${request.database}`;
+      limitStall(context, settings, what);
+      yield* streamCopy(copies, file, (dest) => inWorker('compactDatabase', [file, dest], context, what), context.signal);
     },
 
     async *backupDatabase(request: BackupDatabaseRequest, context: CallContext) {
       const { file } = database(request.database);
-      limitStall(context, settings, `the backup of ${request.database}`);
-      yield* streamCopy(tempRoot, file, (dest) => backupDatabase(file, dest), context.signal);
+      const what = `the backup of ${request.database}`;
+      limitStall(context, settings, what);
+      yield* streamCopy(copies, file, (dest) => inWorker('backupDatabase', [file, dest], context, what), context.signal);
     },
 
     async *exportDatabase(request: ExportDatabaseRequest, context: CallContext) {
@@ -172,22 +168,73 @@ function limitStall(context: CallContext, settings: AdminSettings, what: string)
   });
 }
 
+/**
+ * runFileTask for a call: the worker stops when the call is cancelled or the server shuts down,
+ * and a task cut short by the shutdown fails with UNAVAILABLE, naming `what` was not done.
+ */
+function fileTaskRunner(stopping: AbortSignal) {
+  return async <N extends FileTaskName>(name: N, args: FileTaskArgs<N>, context: CallContext, what: string): Promise<FileTaskResult<N>> => {
+    try {
+      return await runFileTask(name, args, [context.signal, stopping]);
+    } catch (error) {
+      if (stopping.aborted && !context.signal.aborted) throw unavailable(`the server is shutting down: ${what} was not finished; ask again once it is back`);
+      throw error;
+    }
+  };
+}
+
+/**
+ * One fresh directory per copy under `root`, and `root` itself only while a copy is under way:
+ * a server that made copies leaves no trace of them in its data directory. Counting copies here
+ * (one server holds the data directory, and the count changes only on its event loop) keeps one
+ * copy's end from removing the root another has just made its directory in.
+ */
+function copyDirectories(root: string) {
+  let inUse = 0;
+  return {
+    make(): string {
+      fs.mkdirSync(root, { recursive: true });
+      const dir = fs.mkdtempSync(path.join(root, 'copy-'));
+      inUse++;
+      return dir;
+    },
+    async remove(dir: string): Promise<void> {
+      try {
+        await fs.promises.rm(dir, { recursive: true, force: true });
+      } finally {
+        if (--inUse === 0) removeEmptyDirectory(root);
+      }
+    },
+  };
+}
+
+type CopyDirectories = ReturnType<typeof copyDirectories>;
+
+function removeEmptyDirectory(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (error) {
+    // Something else in it is not a copy of this server's: left for removeAdminLeftovers at the next start.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw error;
+  }
+}
+
 type CopyMessage = { part: { case: 'started'; value: { sourceBytes: bigint; copyBytes: bigint } } } | { part: { case: 'chunk'; value: Uint8Array } };
 
 /**
  * Makes a copy of `file` in a fresh temporary directory, announces its size, then streams it in
  * chunks. The bridge pulls the next chunk only once grpc-js has room for it, so a slow caller
- * slows the reading down; a cancelled call stops the pulling, and the copy is deleted whatever
- * the outcome.
+ * slows the reading down; a cancelled call stops the pulling (or the worker making the copy),
+ * and the copy, finished or partial, is deleted whatever the outcome.
  */
 async function* streamCopy(
-  tempRoot: string,
+  copies: CopyDirectories,
   file: string,
   copy: (dest: string) => Promise<{ sourceBytes: number; copyBytes: number }>,
   signal: AbortSignal,
 ): AsyncGenerator<CopyMessage> {
-  fs.mkdirSync(tempRoot, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(tempRoot, 'copy-'));
+  const dir = copies.make();
   try {
     const dest = path.join(dir, path.basename(file));
     const made = await copy(dest);
@@ -197,7 +244,7 @@ async function* streamCopy(
       yield { part: { case: 'chunk', value: chunk } };
     }
   } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
+    await copies.remove(dir);
   }
 }
 

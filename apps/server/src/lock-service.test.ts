@@ -1,5 +1,6 @@
 import { LockService, createTypedClient, type TypedClient } from '@jobkeep/api';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { DRAIN_LOCK } from '@jobkeep/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sleep, useCoordinationClients } from './test-support/coordination-clients.js';
 import { holdLock, requestQueue } from './test-support/lock-holders.js';
@@ -181,6 +182,36 @@ describe('jobkeep.v1.LockService over gRPC', () => {
     expect((await waits).lock!.holderLeaseId).toBe(waiter);
     await expect(locks.release({ name: '/locks/stuck', leaseId: held.leaseId, fencingToken: held.fencingToken })).rejects.toEqual(failsWith('FAILED_PRECONDITION'));
     await expect(locks.forceRelease({ name: '/locks/none' })).rejects.toEqual(failsWith('NOT_FOUND'));
+  });
+
+  it('keeps lock names under /jobkeep/ for the server: clients see them but cannot take or release them, and drains still run', async () => {
+    const { server, client } = await servers.start({ leaseSweepIntervalMs: 100 });
+    const { leases, locks } = clientsOf(server.address);
+    const leaseId = (await leases.grant({ ttlSeconds: 60n })).lease!.id;
+    const reserved = (name: string) => failsWith('INVALID_ARGUMENT', 'reserved for the server', name);
+    for (const name of [DRAIN_LOCK, '/jobkeep/anything']) {
+      await expect(locks.acquire({ name, leaseId })).rejects.toEqual(reserved(name));
+      await expect(locks.acquire({ name, leaseId, wait: true })).rejects.toEqual(reserved(name));
+      await expect(locks.release({ name, leaseId, fencingToken: 1n })).rejects.toEqual(reserved(name));
+      await expect(locks.forceRelease({ name })).rejects.toEqual(reserved(name));
+    }
+    // Only the prefix with its slash is reserved.
+    expect((await locks.acquire({ name: '/jobkeeper/x', leaseId })).lock!.holderLeaseId).toBe(leaseId);
+
+    // The drainer takes its lock through the store, in process, as the server does.
+    const lease = await server.storage.leaseStore.grant(60);
+    const held = await server.storage.lockStore.acquire({ name: DRAIN_LOCK, leaseId: lease.id });
+    const holding = { holderLeaseId: BigInt(lease.id), fencingToken: BigInt(held.fencingToken) };
+    expect((await locks.get({ name: DRAIN_LOCK })).lock).toMatchObject(holding);
+    expect((await locks.list({ prefix: '/jobkeep/' })).locks.map((lock) => lock.name)).toEqual([DRAIN_LOCK]);
+    // Knowing the holder and its token from Get is not enough to take the lock away.
+    await expect(locks.release({ name: DRAIN_LOCK, leaseId: holding.holderLeaseId, fencingToken: holding.fencingToken })).rejects.toEqual(reserved(DRAIN_LOCK));
+    await expect(locks.forceRelease({ name: DRAIN_LOCK })).rejects.toEqual(reserved(DRAIN_LOCK));
+    expect((await locks.get({ name: DRAIN_LOCK })).lock).toMatchObject(holding);
+    await server.storage.leaseStore.revoke(lease.id);
+
+    await client.createJob({ nodeId: 'old-director', job: { name: 'moving' } });
+    expect(await server.storage.admin.drainNode('old-director', 'new-director')).toMatchObject({ moved: 1, retired: true });
   });
 
   it('ends waiting Acquires and open KeepAlive streams with UNAVAILABLE when the server shuts down', async () => {
