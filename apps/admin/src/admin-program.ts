@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { storePathTemplate } from './admin-target.js';
 import { checkCommand } from './commands/check.js';
 import { reportError } from './commands/command-kit.js';
 import { backupCommand, compactCommand } from './commands/copies.js';
@@ -18,7 +19,11 @@ Where the databases are:
                                         server holds DIR
   --file PATH                           offline, one database file (check, tables, stats, keys,
                                         get, compact, export); NAME is then not given
-  none of them                          the server at 127.0.0.1:7420`;
+  none of them                          the server at 127.0.0.1:7420
+
+  Offline, give --job-store-path / --compute-store-path (JOBKEEP_JOB_STORE_PATH /
+  JOBKEEP_COMPUTE_STORE_PATH) exactly as the server was given them, if it was: they say where
+  the node databases are when not in DIR, and every offline read and write uses them.`;
 
 /**
  * Commander's parse errors (unknown option, missing argument) in the tool's own format and with
@@ -39,6 +44,16 @@ export function adminProgram(): Command {
     .addOption(new Option('--server <host:port>', 'a running jobkeep server (default 127.0.0.1:7420)').env('JOBKEEP_SERVER'))
     .addOption(new Option('--data-dir <dir>', 'work offline on the databases of this data directory').env('JOBKEEP_DATA_DIR'))
     .addOption(new Option('--file <path>', 'work offline on this one database file'))
+    .addOption(
+      new Option('--job-store-path <template>', "offline: path of requester databases, as the server's flag (must contain {node}); default DIR/{node}-requester.db")
+        .env('JOBKEEP_JOB_STORE_PATH')
+        .argParser(storePathTemplate),
+    )
+    .addOption(
+      new Option('--compute-store-path <template>', "offline: path of compute databases, as the server's flag (must contain {node}); default DIR/{node}-compute.db")
+        .env('JOBKEEP_COMPUTE_STORE_PATH')
+        .argParser(storePathTemplate),
+    )
     .addHelpText('after', `${TARGETS_HELP}\n${EXIT_CODES_HELP}\n`);
   for (const command of [
     checkCommand(),

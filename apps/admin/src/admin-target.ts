@@ -1,9 +1,16 @@
 import path from 'node:path';
 import { invalidArgument } from '@jobkeep/errors';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
-/** Where the databases are: a running server, a data directory, or one database file. */
-export type AdminTarget = { mode: 'live'; server: string } | { mode: 'offline'; dataDir: string } | { mode: 'file'; file: string };
+/**
+ * Where the databases are: a running server, a data directory, or one database file. A data
+ * directory's node databases may live elsewhere, as the server's --job-store-path and
+ * --compute-store-path templates put them; offline, the tool must be told the same.
+ */
+export type AdminTarget =
+  | { mode: 'live'; server: string }
+  | { mode: 'offline'; dataDir: string; jobStorePath?: string; computeStorePath?: string }
+  | { mode: 'file'; file: string };
 
 export const DEFAULT_SERVER = '127.0.0.1:7420';
 
@@ -11,6 +18,20 @@ interface TargetOptions {
   server?: string;
   dataDir?: string;
   file?: string;
+  jobStorePath?: string;
+  computeStorePath?: string;
+}
+
+const NODE_PLACEHOLDER = '{node}';
+
+const TEMPLATE_FLAGS = { jobStorePath: '--job-store-path', computeStorePath: '--compute-store-path' } as const;
+
+/** A node database path template, checked as the server checks it: it must contain {node}. */
+export function storePathTemplate(value: string): string {
+  if (!value.includes(NODE_PLACEHOLDER)) {
+    throw new InvalidArgumentError(`expected a path containing ${NODE_PLACEHOLDER}, such as /srv/jobkeep/${NODE_PLACEHOLDER}-requester.db`);
+  }
+  return value;
 }
 
 function root(command: Command): Command {
@@ -29,8 +50,15 @@ export function chooseTarget(command: Command): AdminTarget {
   const program = root(command);
   const options = program.opts<TargetOptions>();
   const fromCli = (name: keyof TargetOptions) => options[name] !== undefined && program.getOptionValueSource(name) === 'cli';
+  // The templates say where a data directory's node databases are: a live server uses its own,
+  // and a single file is the database. Set in the environment (perhaps for a server run from
+  // the same shell), they are left unused there.
+  const templates = (['jobStorePath', 'computeStorePath'] as const).filter(fromCli).map((name) => TEMPLATE_FLAGS[name]);
   if (options.file !== undefined) {
     if (fromCli('server') || fromCli('dataDir')) throw invalidArgument('--file cannot be combined with --server or --data-dir');
+    if (templates.length > 0) {
+      throw invalidArgument(`${templates.join(' and ')} ${templates.length === 1 ? 'says' : 'say'} where a data directory's databases are; with --file the database is the file`);
+    }
     return { mode: 'file', file: path.resolve(options.file) };
   }
   const server = fromCli('server') || (options.server !== undefined && !fromCli('dataDir')) ? options.server : undefined;
@@ -42,7 +70,12 @@ export function chooseTarget(command: Command): AdminTarget {
         : 'both JOBKEEP_SERVER and JOBKEEP_DATA_DIR are set: pass --server or --data-dir to say which to use',
     );
   }
-  if (dataDir !== undefined) return { mode: 'offline', dataDir: path.resolve(dataDir) };
+  if (dataDir !== undefined) {
+    return { mode: 'offline', dataDir: path.resolve(dataDir), jobStorePath: options.jobStorePath, computeStorePath: options.computeStorePath };
+  }
+  if (templates.length > 0) {
+    throw invalidArgument(`${templates.join(' and ')} ${templates.length === 1 ? 'is' : 'are'} for --data-dir: a live server finds its databases by its own settings`);
+  }
   return { mode: 'live', server: server ?? DEFAULT_SERVER };
 }
 

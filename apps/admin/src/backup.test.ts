@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { DatabaseView } from './admin-views.js';
 import { COMPUTE, REQUESTER, createJobs, seed, useAdminCluster, type AdminCluster } from './test-support/admin-fixture.js';
 import { adminJson, runAdmin } from './test-support/admin-processes.js';
 
@@ -64,6 +65,35 @@ describe('jobkeep-admin backup', () => {
     await writer.stop();
     await expectGoodBackup(liveDest, all, before);
     await expectGoodBackup(offlineDest, [DATABASE], before);
+  });
+
+  it('leaves a backup that reads as itself: its own files, sizes and counts, and check reports a file missing from it', async () => {
+    const started = await cluster.start();
+    await seed(started);
+    const dest = path.join(started.dir, 'restored');
+    expect((await runAdmin([...started.live, 'backup', dest])).code).toBe(0);
+    // The live databases move on; the backup must not follow them.
+    await createJobs(started, REQUESTER, 3);
+    const restored = ['--data-dir', dest];
+
+    const { databases } = await adminJson<{ databases: DatabaseView[] }>([...restored, 'databases']);
+    const all = ['coordination', `${COMPUTE}-compute`, DATABASE];
+    expect(databases.map((info) => [info.name, info.path, info.exists])).toEqual(all.map((name) => [name, path.join(dest, `${name}.db`), true]));
+    const requester = databases.find((info) => info.name === DATABASE)!;
+    expect(requester.counts).toEqual({ PENDING: 2, QUEUED: 1, CANCELLED: 1 });
+    expect(requester.sizeBytes).toBe(fs.statSync(path.join(dest, `${DATABASE}.db`)).size);
+
+    fs.rmSync(path.join(dest, `${COMPUTE}-compute.db`));
+    const checked = await runAdmin([...restored, 'check', '--json']);
+    expect(checked.code, checked.stderr).toBe(1);
+    expect(JSON.parse(checked.stdout)).toEqual({
+      ok: false,
+      databases: [
+        { database: 'coordination', problems: [] },
+        { database: `${COMPUTE}-compute`, problems: [{ check: 'file', message: expect.stringContaining(path.join(dest, `${COMPUTE}-compute.db`)) }] },
+        { database: DATABASE, problems: [] },
+      ],
+    });
   });
 
   it('copies the named databases of a stopped server into a new directory, refusing to overwrite', async () => {

@@ -14,6 +14,12 @@ export const EXIT = {
   failure: 5,
   /** Interrupted by SIGINT (128 + 2), after the step under way finished. */
   interrupted: 130,
+  /**
+   * stdout was closed before everything was written (`export NAME | head`): 128 + SIGPIPE, as a
+   * shell reports a pipeline stage that SIGPIPE ended, so that `set -o pipefail` sees that the
+   * output was cut short rather than taking it for the whole.
+   */
+  brokenPipe: 141,
 } as const;
 
 export const EXIT_CODES_HELP = `
@@ -25,7 +31,8 @@ Exit codes:
   4    refused: FAILED_PRECONDITION, ALREADY_EXISTS or ABORTED (a data dir held by a live
        server, retiring a node that still has live jobs, ...)
   5    the server is unavailable, or any other failure
-  130  interrupted (SIGINT) during drain, after the step under way finished`;
+  130  interrupted (SIGINT) during drain, after the step under way finished
+  141  stdout was closed before the output was all written (export NAME | head)`;
 
 const BY_CODE: Partial<Record<StatusCodeName, number>> = {
   INVALID_ARGUMENT: EXIT.usage,

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMPUTE, REQUESTER, createJobs, seed, useAdminCluster } from './test-support/admin-fixture.js';
-import { adminJson, runAdmin } from './test-support/admin-processes.js';
+import { ADMIN_MAIN, adminJson, runAdmin } from './test-support/admin-processes.js';
 
 const SOURCE = `${REQUESTER}-requester`;
 
@@ -57,6 +59,25 @@ describe('jobkeep-admin export and import', () => {
     }
     const { databases } = await adminJson<{ databases: { name: string; lifecycle: string }[] }>([...started.offline, 'databases']);
     expect(databases.map((info) => info.name)).toEqual(expect.arrayContaining(['req-3-requester', 'cmp-3-compute']));
+  });
+
+  it('exits 141, quietly, when its reader closes the pipe before the export is written (export | head)', async () => {
+    const started = await cluster.start();
+    // Far more than a pipe holds, so that the export is still writing when the reader leaves.
+    await createJobs(started, REQUESTER, 300, 1024);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('JOBKEEP_')));
+    for (const target of [started.live, started.offline]) {
+      const child = spawn(process.execPath, [ADMIN_MAIN, ...target, 'export', SOURCE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = once(child, 'exit');
+      // As `head -1` does: read the first lines, then close the pipe.
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      const [code] = (await exited) as [number | null];
+      expect(code, `${target[0]}: ${stderr}`).toBe(141);
+      expect(stderr).toBe('');
+    }
   });
 
   it('refuses to import into a database that holds other rows, and a file that is not an export', async () => {

@@ -12,6 +12,7 @@ import {
   holdDataDir,
   listDatabaseInfos,
   listKeys,
+  listTableNames,
   listTables,
   openStorage,
   readDatabaseStats,
@@ -48,13 +49,18 @@ interface DatabaseFile {
 export function openOfflineBackend(target: Exclude<AdminTarget, { mode: 'live' }>): AdminBackend {
   const single = target.mode === 'file' ? target.file : undefined;
   const dataDir = target.mode === 'offline' ? target.dataDir : path.dirname(target.file);
-  const locations = new DatabaseLocations({ dataDir });
+  // The server's own location settings, so that offline reads find the files it wrote and
+  // offline writes put new ones where it will look.
+  const settings = target.mode === 'offline' ? { dataDir, jobStorePath: target.jobStorePath, computeStorePath: target.computeStorePath } : { dataDir };
+  const locations = new DatabaseLocations(settings);
 
   function database(name: string): DatabaseFile {
     if (single !== undefined) {
       if (!fs.existsSync(single)) throw notFound(`no file ${single}`);
       if (name !== fileDatabaseName(single)) throw invalidArgument(`with --file, the database is ${fileDatabaseName(single)}, not ${name}`);
-      const tables = new Set(listTables(single).map((table) => table.name));
+      // Names only, from sqlite_schema: counting rows would read the tables, and fail on the
+      // very damaged file `check` is meant to report on.
+      const tables = new Set(listTableNames(single));
       const kind = KIND_MARKERS.find(([table]) => tables.has(table))?.[1];
       if (kind === undefined) throw invalidArgument(`${single} is not a jobkeep database: it has none of the tables jobs, execution_history or leases`);
       return { file: single, kind };
@@ -70,7 +76,7 @@ export function openOfflineBackend(target: Exclude<AdminTarget, { mode: 'live' }
     if (!fs.existsSync(locations.coordinationPath)) throw notFound(`${dataDir} is not a jobkeep data directory: it has no coordination.db`);
     const hold = holdDataDir(dataDir, { role: 'admin' });
     try {
-      const storage = openStorage({ dataDir, refreshLeasesAtOpen: false, retention });
+      const storage = openStorage({ ...settings, refreshLeasesAtOpen: false, retention });
       try {
         return await write(storage);
       } finally {

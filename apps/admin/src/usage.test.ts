@@ -33,6 +33,12 @@ describe('jobkeep-admin usage, help and exit codes', () => {
     expect(main.code).toBe(0);
     expect(main.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+check found problems\n\s+2\s+usage error/);
     expect(main.stdout).toContain('--data-dir');
+    expect(main.stdout).toMatch(/--job-store-path <template>[\s\S]*--compute-store-path <template>/);
+    expect(main.stdout).toMatch(/\n\s+141\s+stdout was closed before the output was all written/);
+    // A dry run offline is refused beside a live server like any write, and says so.
+    expect((await runAdmin(['retention', 'run', '--help'])).stdout.replaceAll(/\s+/g, ' ')).toContain(
+      'Offline, even --dry-run is refused while a server holds the data directory',
+    );
     for (const command of COMMANDS) {
       const help = await runAdmin([...command, '--help']);
       expect(help.code, command.join(' ')).toBe(0);
@@ -54,6 +60,9 @@ describe('jobkeep-admin usage, help and exit codes', () => {
       [['keys', '--file', path.join(dir, 'x.db'), 'a', 'b'], /with --file, give TABLE/],
       [['tables', '--data-dir', dir, 'no_such_kind'], /INVALID_ARGUMENT: database "no_such_kind" is not a database name/],
       [['keys', '--data-dir', dir, 'coordination', 'leases', '--limit', 'lots'], /--limit.*positive integer/],
+      [['databases', '--data-dir', dir, '--job-store-path', path.join(dir, 'req.db')], /--job-store-path.*expected a path containing \{node\}/],
+      [['databases', '--server', '127.0.0.1:1', '--compute-store-path', path.join(dir, '{node}.db')], /--compute-store-path is for --data-dir/],
+      [['tables', '--file', path.join(dir, 'x.db'), '--job-store-path', path.join(dir, '{node}.db')], /with --file the database is the file/],
     ];
     for (const [args, message] of cases) {
       const result = await runAdmin(args);

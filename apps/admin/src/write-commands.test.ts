@@ -14,6 +14,8 @@ describe('jobkeep-admin commands that write, live and offline', () => {
       ['retire', REQUESTER],
       ['locks', 'release', LOCK],
       ['retention', 'run'],
+      // A dry run deletes nothing, but opens the databases as the server does (and may migrate them).
+      ['retention', 'run', '--dry-run'],
       ['import', 'req-9-requester'],
       ['drain', '--from', REQUESTER, '--to', 'req-9'],
     ];

@@ -87,6 +87,40 @@ describe('admin reads', () => {
     expect(locks).toEqual((await storage.lockStore.list({})).items);
   });
 
+  it('describe each file where the locations put it, not where the catalogue recorded it: a copied data directory is read as itself', async () => {
+    const jobStorePath = path.join(temp.root(), 'requesters', '{node}-requester.db');
+    const storage = temp.open({ jobStorePath });
+    await storage.jobStore.createJob('a', {});
+    await storage.executionStore.createExecution('a', { jobId: 'j-1', requesterNodeId: 'a' });
+    const requesterFile = path.join(temp.root(), 'requesters', 'a-requester.db');
+    expect(listDatabaseInfos(storage.locations).map((info) => info.path)).toEqual([
+      storage.locations.coordinationPath,
+      path.join(temp.dir(), 'a-compute.db'),
+      requesterFile,
+    ]);
+    storage.close();
+
+    // A restored copy, every file in one directory as `backup` writes them, missing one.
+    const copy = path.join(temp.root(), 'restored');
+    fs.mkdirSync(copy);
+    fs.copyFileSync(path.join(temp.dir(), 'coordination.db'), path.join(copy, 'coordination.db'));
+    fs.copyFileSync(requesterFile, path.join(copy, 'a-requester.db'));
+    // The live database moves on after the copy was taken.
+    const live = temp.open({ jobStorePath });
+    await live.jobStore.createJob('a', {});
+    live.close();
+
+    const infos = listDatabaseInfos(new DatabaseLocations({ dataDir: copy }));
+    expect(infos.map((info) => [info.name, info.path, info.exists])).toEqual([
+      ['coordination', path.join(copy, 'coordination.db'), true],
+      ['a-compute', path.join(copy, 'a-compute.db'), false],
+      ['a-requester', path.join(copy, 'a-requester.db'), true],
+    ]);
+    expect(infos[1]).toMatchObject({ sizeBytes: 0, counts: {} });
+    expect(infos[2]).toMatchObject({ sizeBytes: fs.statSync(path.join(copy, 'a-requester.db')).size, counts: { PENDING: 1 } });
+    expect(listDatabaseInfos(new DatabaseLocations({ dataDir: temp.dir(), jobStorePath }))[2]!.counts).toEqual({ PENDING: 2 });
+  });
+
   it('never change a database file, and say so when a file or the data directory is missing', async () => {
     const storage = temp.open();
     const { jobId } = await populate(storage);

@@ -1,17 +1,16 @@
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
 import { invalidArgument, notFound } from '@jobkeep/errors';
 import { Catalogue, type DatabaseLifecycle } from './catalogue.js';
 import { CoordinationDatabase } from './coordination-database.js';
 import type { DatabaseLocations, NodeDatabaseKind } from './database-locations.js';
 import { COORDINATION_NAME, databaseName } from './database-names.js';
+import { readSnapshot } from './database-tables.js';
 import { JOB_EVENT_COLUMNS, jobEventFromRow, type JobEventRow } from './job-rows.js';
 import type { JobEvent } from './job-model.js';
 import type { Lock } from './lock-store.js';
 import { listLocksInTx, lockFromRow } from './lock-writes.js';
 import { NODE_COLUMNS, NODE_FROM, nodeFromRow, type NodeRow } from './node-reads.js';
 import type { RegisteredNode } from './node-registry.js';
-import type { SqliteDatabase } from './sqlite-connection.js';
 import { readStateCounters } from './state-counters.js';
 
 /*
@@ -39,26 +38,21 @@ export interface DatabaseInfo {
   exists: boolean;
 }
 
-/** Runs `read` on `file` opened read-only, in one read transaction. */
-function readFile<T>(file: string, read: (db: SqliteDatabase) => T): T {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.transaction(() => read(db))();
-  } finally {
-    db.close();
-  }
-}
-
 function sizeOf(file: string): number {
   const bytes = (name: string) => (fs.existsSync(name) ? fs.statSync(name).size : 0);
   return bytes(file) + bytes(`${file}-wal`);
 }
 
-/** coordination.db, then every catalogued node database by node and kind. */
+/**
+ * coordination.db, then every catalogued node database by node and kind. Each file is where
+ * `locations` puts it, not where the catalogue's `path` column says: that column holds the
+ * absolute path the server wrote, so a copied or restored data directory (a backup) would
+ * otherwise be described by the live files it was copied from.
+ */
 export function listDatabaseInfos(locations: DatabaseLocations): DatabaseInfo[] {
   const coordinationFile = locations.coordinationPath;
   if (!fs.existsSync(coordinationFile)) throw notFound(`no jobkeep data directory at ${locations.dataDir} (no coordination.db)`);
-  const entries = readFile(coordinationFile, (db) => new Catalogue(db).list());
+  const entries = readSnapshot(coordinationFile, (db) => new Catalogue(db).list());
   const coordination: DatabaseInfo = {
     name: COORDINATION_NAME,
     nodeId: '',
@@ -71,15 +65,16 @@ export function listDatabaseInfos(locations: DatabaseLocations): DatabaseInfo[] 
     exists: true,
   };
   const nodeDatabases = entries.map((entry): DatabaseInfo => {
-    const exists = fs.existsSync(entry.path);
+    const file = locations.nodeDatabasePath(entry.kind, entry.nodeId);
+    const exists = fs.existsSync(file);
     return {
       name: databaseName({ kind: entry.kind, nodeId: entry.nodeId }),
       nodeId: entry.nodeId,
       kind: entry.kind,
-      path: entry.path,
+      path: file,
       lifecycle: entry.lifecycle,
-      sizeBytes: exists ? sizeOf(entry.path) : 0,
-      counts: exists ? readFile(entry.path, (db) => readStateCounters(db, entry.kind)) : {},
+      sizeBytes: exists ? sizeOf(file) : 0,
+      counts: exists ? readSnapshot(file, (db) => readStateCounters(db, entry.kind)) : {},
       createTime: entry.createTime,
       exists,
     };
@@ -89,7 +84,7 @@ export function listDatabaseInfos(locations: DatabaseLocations): DatabaseInfo[] 
 
 /** Every history row of a job in a requester database file, by revision; empty when it has none. */
 export function readJobHistoryFile(file: string, jobId: string): JobEvent[] {
-  return readFile(file, (db) => {
+  return readSnapshot(file, (db) => {
     if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'job_history'").get() === undefined) {
       throw invalidArgument(`${file} is not a requester database: it has no job history`);
     }
@@ -101,7 +96,7 @@ export function readJobHistoryFile(file: string, jobId: string): JobEvent[] {
 /** Every registered node of coordination.db, archived ones included, by id. */
 export function readNodesFile(coordinationFile: string): RegisteredNode[] {
   const now = Date.now();
-  return readFile(coordinationFile, (db) =>
+  return readSnapshot(coordinationFile, (db) =>
     (db.prepare(`SELECT ${NODE_COLUMNS} FROM ${NODE_FROM} ORDER BY n.id`).all() as NodeRow[]).map((row) => nodeFromRow(row, now)),
   );
 }
@@ -112,6 +107,6 @@ export function readNodesFile(coordinationFile: string): RegisteredNode[] {
  */
 export function readLocksFile(coordinationFile: string): Lock[] {
   const now = Date.now();
-  return readFile(coordinationFile, (db) => listLocksInTx(new CoordinationDatabase(db), '', '', -1).map((row) => lockFromRow(row, [], now)));
+  return readSnapshot(coordinationFile, (db) => listLocksInTx(new CoordinationDatabase(db), '', '', -1).map((row) => lockFromRow(row, [], now)));
 }
 

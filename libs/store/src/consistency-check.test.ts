@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { checkNodeDatabase } from './consistency-check.js';
 import type { Storage } from './storage.js';
 import { useTempStorage } from './test-support/temp-storage.js';
+import { damageRootPage } from './test-support/damaged-page.js';
 
 /** A requester and a compute database with a little of everything, deletes included. */
 async function populate(storage: Storage): Promise<{ requester: string; compute: string; executionId: string; jobId: string }> {
@@ -119,6 +120,19 @@ describe('checkNodeDatabase', () => {
     });
     const problems = checkNodeDatabase('compute', compute);
     expect(problems).toContainEqual({ check: 'integrity', message: expect.stringContaining('executions_by_modify') });
+  });
+
+  it('reports a damaged page as an integrity problem instead of failing with it', async () => {
+    const storage = temp.open();
+    for (let index = 0; index < 300; index += 1) await storage.jobStore.createJob('node-3', {});
+    const file = storage.locations.nodeDatabasePath('requester', 'node-3');
+    storage.close();
+    damageRootPage(file, 'jobs');
+    // The invariants' queries hit the damaged page too: SQLITE_CORRUPT, which the check reports.
+    const problems = checkNodeDatabase('requester', file);
+    expect(problems).toContainEqual({ check: 'integrity', message: expect.stringMatching(/2nd reference to page/) });
+    expect(problems).toContainEqual({ check: 'integrity', message: 'the check could not read the file: database disk image is malformed' });
+    expect(problems.every((problem) => problem.check === 'integrity')).toBe(true);
   });
 
   it('reports a schema version it does not know instead of guessing at the tables', async () => {

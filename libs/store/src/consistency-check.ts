@@ -5,7 +5,7 @@ import type { Migrations } from './migrations.js';
 import { requesterMigrations } from './requester-schema.js';
 import { STATE_COUNTERS, readStateCounters } from './state-counters.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
-import { requireDatabaseFile } from './database-tables.js';
+import { inReadTransaction, requireDatabaseFile } from './database-tables.js';
 
 export interface ConsistencyProblem {
   check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions' | 'batches' | 'locks' | 'nodes';
@@ -39,7 +39,7 @@ export function checkNodeDatabase(kind: NodeDatabaseKind, file: string): Consist
   try {
     // One snapshot for every check, so that a server writing meanwhile cannot cause a
     // mismatch between the counters and the rows.
-    return db.transaction(() => [...reported(() => checkSqlite(db)), ...reported(() => checkContent(db, kind))])();
+    return inReadTransaction(db, () => [...reported(() => checkSqlite(db)), ...reported(() => checkContent(db, kind))]);
   } finally {
     db.close();
   }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { checkCoordinationDatabase, checkDatabaseFile } from './coordination-check.js';
 import type { Storage } from './storage.js';
 import { useTempStorage } from './test-support/temp-storage.js';
+import { damageRootPage } from './test-support/damaged-page.js';
 
 /** A coordination.db with a node, a held lock, a released one and a node database. */
 async function populate(storage: Storage): Promise<{ file: string; leaseId: number }> {
@@ -105,6 +106,20 @@ describe('checkCoordinationDatabase', () => {
     db.pragma('user_version = 1');
     db.close();
     expect(checkCoordinationDatabase(file)).toEqual([{ check: 'schema', message: expect.stringMatching(/^schema version 1, not the \d+ this jobkeep checks$/) }]);
+  });
+
+  it('reports a damaged page as an integrity problem instead of failing with it', async () => {
+    const storage = temp.open();
+    const lease = await storage.leaseStore.grant(600);
+    for (let index = 0; index < 200; index += 1) {
+      await storage.nodeRegistry.register({ id: `node-${index}`, kind: 'compute', address: `host-${index}:7001`, labels: { zone: 'a' }, leaseId: lease.id });
+    }
+    const file = storage.locations.coordinationPath;
+    storage.close();
+    damageRootPage(file, 'nodes');
+    const problems = checkCoordinationDatabase(file);
+    expect(problems).toContainEqual({ check: 'integrity', message: expect.stringMatching(/2nd reference to page/) });
+    expect(problems).toContainEqual({ check: 'integrity', message: 'the check could not read the file: database disk image is malformed' });
   });
 
   it('reports a file that is not a database as a finding', () => {

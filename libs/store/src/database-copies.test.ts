@@ -8,6 +8,7 @@ import { checkNodeDatabase } from './consistency-check.js';
 import { checkCoordinationDatabase } from './coordination-check.js';
 import { backupDatabase, compactDatabase, formatGain } from './database-copies.js';
 import { rejection, useTempStorage } from './test-support/temp-storage.js';
+import { damageRootPage } from './test-support/damaged-page.js';
 
 const NODE = 'node-1';
 
@@ -188,6 +189,27 @@ describe('backupDatabase', () => {
     const copy = new Database(dest, { readonly: true });
     expect(copy.prepare('SELECT name, holder_lease_id FROM locks').all()).toEqual([{ name: '/locks/drain', holder_lease_id: lease.id }]);
     copy.close();
+  });
+});
+
+describe('copies of a damaged file', () => {
+  const temp = useTempStorage();
+
+  it('are never published: the copy fails quick_check, so the call fails and leaves nothing behind', async () => {
+    const storage = temp.open();
+    for (let index = 0; index < 300; index += 1) await storage.jobStore.createJob(NODE, {});
+    const file = storage.locations.nodeDatabasePath('requester', NODE);
+    storage.close();
+    damageRootPage(file, 'jobs');
+    const quotedFile = file.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const refusal = new RegExp(`^the copy of ${quotedFile} fails quick_check \\(.+\\): the source is damaged; run check on it$`);
+
+    const compacted = path.join(temp.root(), 'compacted.db');
+    expect(() => compactDatabase(file, compacted)).toThrow(expect.objectContaining({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(refusal) }));
+    const backup = path.join(temp.root(), 'backup.db');
+    expect(await rejection(backupDatabase(file, backup), 'FAILED_PRECONDITION')).toMatch(refusal);
+    // Neither the copy nor its temporary file is left.
+    expect(fs.readdirSync(temp.root())).toEqual(['data']);
   });
 });
 

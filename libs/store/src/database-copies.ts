@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { alreadyExists, notFound } from '@jobkeep/errors';
+import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
 import { notADatabase, openReadOnly } from './database-tables.js';
+import type { SqliteDatabase } from './sqlite-connection.js';
 
 /** Sizes of a copy and of what it was copied from. */
 export interface CopyOutcome {
@@ -60,7 +61,7 @@ function startCopy(file: string, dest: string) {
   return {
     source,
     temp,
-    publish: (): CopyOutcome => ({ sourceBytes, copyBytes: publish(temp, dest) }),
+    publish: (): CopyOutcome => ({ sourceBytes, copyBytes: publish(file, temp, dest) }),
     failed(error: unknown): unknown {
       removeCopy(temp);
       return notADatabase(file, error);
@@ -83,12 +84,12 @@ function checkDestination(dest: string): void {
 
 /**
  * Makes the copy written to `temp` a standalone WAL-mode file like every jobkeep database,
- * makes it durable, and only then gives it `dest`'s name, so that a crash at any point never
- * leaves a partial file under that name. Returns the copy's size.
+ * checks it, makes it durable, and only then gives it `dest`'s name, so that a crash at any
+ * point never leaves a partial file under that name. Returns the copy's size.
  */
-function publish(temp: string, dest: string): number {
+function publish(source: string, temp: string, dest: string): number {
   try {
-    finishCopy(temp);
+    finishCopy(source, temp);
     // link() fails when dest exists, where rename() would replace it.
     fs.linkSync(temp, dest);
   } catch (error) {
@@ -101,13 +102,14 @@ function publish(temp: string, dest: string): number {
   return fs.statSync(dest).size;
 }
 
-function finishCopy(temp: string): void {
+function finishCopy(source: string, temp: string): void {
   const copy = new Database(temp, { fileMustExist: true });
   try {
     // VACUUM INTO writes a rollback-journal file; jobkeep opens every file in WAL mode, and
     // the mode is kept in the file's header. Closing the only connection checkpoints and
     // removes the -wal, so the copy stands alone.
     copy.pragma('journal_mode = WAL');
+    checkCopy(source, copy);
   } finally {
     copy.close();
   }
@@ -117,6 +119,24 @@ function finishCopy(temp: string): void {
   } finally {
     fs.closeSync(handle);
   }
+}
+
+/** How many of quick_check's findings an error quotes; the rest are for `check`. */
+const QUOTED_FINDINGS = 3;
+
+/**
+ * Neither VACUUM INTO nor the backup API checks what it copies: from a source with a damaged
+ * page they may write, and report success for, a copy that is damaged too (the backup copies
+ * the damaged pages; VACUUM INTO copies rows in whatever order, and however often, a damaged
+ * b-tree yields them). quick_check reads every page of the copy, leaving out only
+ * integrity_check's slower cross-check of each index entry against its row; a copy that fails
+ * it is never published.
+ */
+function checkCopy(source: string, copy: SqliteDatabase): void {
+  const findings = (copy.pragma(`quick_check(${QUOTED_FINDINGS})`) as { quick_check: string }[]).map((row) => row.quick_check);
+  if (findings.length === 1 && findings[0] === 'ok') return;
+  const quoted = findings.join('; ').replaceAll(/\s+/g, ' ').trim();
+  throw failedPrecondition(`the copy of ${source} fails quick_check (${quoted}): the source is damaged; run check on it`);
 }
 
 function temporaryName(dest: string): string {

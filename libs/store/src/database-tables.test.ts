@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { getRows, listKeys, listTables } from './database-tables.js';
+import { getRows, listKeys, listTableNames, listTables } from './database-tables.js';
 import type { Storage } from './storage.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 
@@ -74,6 +75,30 @@ describe('listTables', () => {
     const junk = path.join(temp.root(), 'junk.db');
     fs.writeFileSync(junk, 'x'.repeat(8192));
     expect(failure(() => listTables(junk), 'INVALID_ARGUMENT')).toBe(`${junk} is not a SQLite database`);
+  });
+});
+
+describe('listTableNames', () => {
+  const temp = useTempStorage();
+
+  it('reads the names from sqlite_schema alone, so a file whose tables are damaged still shows its kind', async () => {
+    const storage = temp.open();
+    const file = await populate(storage);
+    storage.close();
+    const names = listTables(file).map((table) => table.name);
+    expect(listTableNames(file)).toEqual(names);
+
+    // Garbage over the page header of store_meta, a table without an index: a count of its
+    // rows has to read that page.
+    const db = new Database(file, { readonly: true });
+    const root = db.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'store_meta'`).pluck().get() as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const handle = fs.openSync(file, 'r+');
+    fs.writeSync(handle, Buffer.alloc(8, 0xee), 0, 8, (root - 1) * pageSize);
+    fs.closeSync(handle);
+    expect(() => listTables(file)).toThrow(expect.objectContaining({ code: 'SQLITE_CORRUPT' }));
+    expect(listTableNames(file)).toEqual(names);
   });
 });
 

@@ -30,11 +30,32 @@ const KEY_SEPARATOR = '/';
 export function readSnapshot<T>(file: string, read: (db: SqliteDatabase) => T): T {
   const db = openReadOnly(file);
   try {
-    return db.transaction(() => read(db))();
+    return inReadTransaction(db, () => read(db));
   } catch (error) {
     throw notADatabase(file, error);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Runs `read` inside one read transaction on a read-only connection: one snapshot. Not
+ * better-sqlite3's `db.transaction()`, whose COMMIT repeats the error of any statement that hit
+ * a damaged page (SQLITE_CORRUPT), even one that `read` caught and reported: a check of a
+ * damaged file would then throw instead of returning its findings. A read transaction has
+ * nothing to commit, so it is ended with ROLLBACK, and an error in ending it is not one of the
+ * read's (closing the connection releases the snapshot in any case).
+ */
+export function inReadTransaction<T>(db: SqliteDatabase, read: () => T): T {
+  db.exec('BEGIN');
+  try {
+    return read();
+  } finally {
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } catch {
+      // See above: the read's own outcome, returned or thrown, is what counts.
+    }
   }
 }
 
@@ -53,6 +74,14 @@ export function requireDatabaseFile(file: string): void {
 export function notADatabase(file: string, error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   return code === 'SQLITE_NOTADB' ? invalidArgument(`${file} is not a SQLite database`) : error;
+}
+
+/**
+ * The user tables of a file, from sqlite_schema alone: enough to tell what kind of database a
+ * file holds without reading any table, so that it works on a file whose tables are damaged.
+ */
+export function listTableNames(file: string): string[] {
+  return readSnapshot(file, tableNames);
 }
 
 export function listTables(file: string): TableInfo[] {

@@ -120,7 +120,7 @@ export type { DataDirHolder, HeldDataDir } from './data-dir-holder.js';
 export type { StorageAdmin } from './storage-admin.js';
 export { DRAIN_LOCK } from './node-drain.js';
 export type { DrainOptions, DrainOutcome, DrainProgress } from './node-drain.js';
-export { getRows, listKeys, listTables } from './database-tables.js';
+export { getRows, listKeys, listTableNames, listTables } from './database-tables.js';
 export type { KeyListing, TableInfo } from './database-tables.js';
 export { readDatabaseStats } from './database-stats.js';
 export type { DatabaseStats, HistorySpan, StorageObjectStats } from './database-stats.js';

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { adminBench } from './admin-bench.js';
 import { grpcBench } from './grpc-bench.js';
 import { lockBench } from './lock-bench.js';
 import { markdownTable, type Measurement } from './measure.js';
@@ -9,7 +10,9 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks and queues (all by default).
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues and admin. All but admin run by
+ * default: admin drains 10,000 jobs twice, one durable commit at a time, and takes 75–90 s on a
+ * quiet 2-core machine (4 minutes with a CI run beside it); `JOBKEEP_BENCH_CASES=admin` runs it.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
 const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues').split(','));
@@ -19,6 +22,7 @@ const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000
 const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
 const locks = cases.has('locks') ? await lockBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
+const admin = cases.has('admin') ? await adminBench(scale) : undefined;
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}`);
@@ -29,6 +33,10 @@ const sections: [title: string, results: Measurement[], itemName?: string][] = [
   ['Locks, server in its own process, one client process', locks],
   ['Work queues: ClaimJob by queue depth, store in process and gRPC (server in its own process)', queues.claims],
   ['Bulk create: jobs per second, store in process and gRPC (server in its own process)', queues.bulk, 'jobs'],
+  ['Admin: drain of a requester node, store in process', admin?.drain ?? [], 'jobs'],
+  [`Admin: export and import of that database (${admin?.exportMib.toFixed(1)} MiB of JSON lines)`, admin?.rows ?? [], 'rows'],
+  [`Admin: whole-file operations, MiB of the ${admin?.fileMib} MiB .db file`, admin?.bytes ?? [], 'MiB'],
+  ['Admin: consistency check of that database', admin?.check ?? []],
 ];
 for (const [title, results, itemName] of sections) {
   if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);

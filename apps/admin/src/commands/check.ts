@@ -22,7 +22,7 @@ export async function checkDatabases(backend: AdminBackend, names: string[]): Pr
     for (const info of await backend.listDatabases()) {
       const problems = info.exists
         ? await backend.checkDatabase(info.name)
-        : [{ check: 'file', message: `the catalogue names ${info.path}, which does not exist` }];
+        : [{ check: 'file', message: `the catalogue lists ${info.name}, but its file ${info.path} does not exist` }];
       databases.push({ database: info.name, problems });
     }
   } else {

@@ -20,14 +20,14 @@ const retention = (kind: 'job' | 'execution') => (value: string) => {
 };
 
 export function retentionCommand(): Command {
-  const run = adminCommand('run', "applies the retention policies now (a live server's own; offline, --job-retention and --execution-retention), or with --dry-run reports what they would do", [
+  const run = adminCommand('run', "applies the retention policies now (a live server's own; offline, --job-retention and --execution-retention), or with --dry-run reports what they would do. Offline, even --dry-run is refused while a server holds the data directory: it opens the databases as the server does, which may migrate them, so use --server then", [
     'retention run --dry-run',
     'retention run node-1-requester --json',
     'retention run --data-dir ./data --job-retention COMPLETED=delete:7d,RUNNING=fail:24h',
     'retention run --data-dir ./data --execution-retention COMPLETED=delete:3d --dry-run',
   ])
     .argument('[name]', 'one node database (every node database when none)')
-    .option('--dry-run', 'report what would be done, and change nothing')
+    .option('--dry-run', 'report what would be done, and delete or fail nothing (offline it still takes the data directory, as a write does)')
     .addOption(
       new Option('--job-retention <policy>', 'offline: retention of jobs by state, as jobkeep-server takes it').env('JOBKEEP_JOB_RETENTION').argParser(retention('job')),
     )
