@@ -22,6 +22,8 @@ export const JOB_MOVES = `
     PRIMARY KEY (job_id, direction)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX job_moves_out_by_batch ON job_moves (batch_id) WHERE direction = 'out' AND batch_id <> '';
+  -- The frozen jobs, which claims pass by: a handful at most, however many jobs moved out.
+  CREATE INDEX job_moves_frozen ON job_moves (job_id) WHERE direction = 'out' AND done = 0;
 
   CREATE TRIGGER jobs_frozen_update BEFORE UPDATE ON jobs
     WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = old.id AND direction = 'out' AND done = 0) BEGIN

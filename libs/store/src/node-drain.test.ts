@@ -119,6 +119,10 @@ describe('draining a requester node into another', () => {
     await rejection(storage.jobStore.updateJobState(SOURCE, { jobId: seeded.queued.id, newState: 'CANCELLED' }), 'UNAVAILABLE', /a drain is moving this job/);
     await rejection(storage.jobStore.createExecution(SOURCE, { jobId: seeded.queued.id, computeNodeId: 'c' }), 'UNAVAILABLE');
     expect((await storage.jobStore.getJob(SOURCE, { id: seeded.queued.id })).state).toBe('QUEUED');
+    // A claim passes the frozen jobs by, instead of failing on them: the target hands them out.
+    const lease = await storage.leaseStore.grant(60);
+    expect((await storage.workQueues.claimJob(SOURCE, { queue: '', leaseId: lease.id })).job).toBeUndefined();
+    expect((await storage.workQueues.claimJob(TARGET, { queue: '', leaseId: lease.id })).job?.id).toBe(seeded.queued.id);
 
     raw.exec('DROP TRIGGER crash');
     raw.close();

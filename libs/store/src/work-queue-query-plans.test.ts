@@ -33,7 +33,9 @@ describe('work-queue and batch statements', () => {
     const db = new Database(file, { readonly: true });
     try {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
-      expect(plan.filter((detail) => /^SCAN /.test(detail) || /TEMP B-TREE/.test(detail)), plan.join(' | ')).toEqual([]);
+      // The one scan allowed: the partial index of the jobs a drain has frozen, a group at most.
+      const bounded = (detail: string) => detail === 'SCAN job_moves USING COVERING INDEX job_moves_frozen';
+      expect(plan.filter((detail) => (/^SCAN /.test(detail) && !bounded(detail)) || /TEMP B-TREE/.test(detail)), plan.join(' | ')).toEqual([]);
       expect(plan.some((detail) => detail.includes(`USING INDEX ${index}`) || detail.includes(`USING COVERING INDEX ${index}`)), plan.join(' | ')).toBe(true);
     } finally {
       db.close();

@@ -24,12 +24,15 @@ export interface ClaimOutcome {
 }
 
 /** The head of a queue (see claimJobInTx); exported for the query-plan test. */
+/** Jobs a drain has frozen while it moves them (job-moves-schema.ts): no claim may touch them. */
+const NOT_FROZEN = `id NOT IN (SELECT job_id FROM job_moves WHERE direction = 'out' AND done = 0)`;
+
 export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND in_backoff = 0 AND queue = ?
-  ORDER BY priority DESC, create_revision LIMIT 1`;
+  AND ${NOT_FROZEN} ORDER BY priority DESC, create_revision LIMIT 1`;
 
 /** Jobs of a queue whose backoff has ended go back among those that may be claimed. */
 export const BACKOFF_ENDED_SQL = `UPDATE jobs INDEXED BY jobs_in_backoff SET in_backoff = 0
-  WHERE state = 'QUEUED' AND in_backoff = 1 AND queue = ? AND retry_time <= ?`;
+  WHERE state = 'QUEUED' AND in_backoff = 1 AND queue = ? AND retry_time <= ? AND ${NOT_FROZEN}`;
 
 /** The jobs claimed under one lease. */
 export const CLAIMS_OF_LEASE_SQL = 'SELECT id FROM jobs WHERE claim_lease_id = ?';
