@@ -42,3 +42,6 @@ export const JOB_MOVES = `
     SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
   END;
 `;
+
+/** A condition on `jobs.id`: the job is not frozen by a drain. Claims and retention pass frozen jobs by. */
+export const NOT_FROZEN = `id NOT IN (SELECT job_id FROM job_moves WHERE direction = 'out' AND done = 0)`;

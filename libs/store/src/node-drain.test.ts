@@ -107,7 +107,8 @@ describe('draining a requester node into another', () => {
   });
 
   it('keeps a job frozen on the source between its copy and its removal, so a crash there loses no change', async () => {
-    const storage = temp.open();
+    // Retention that would fail every QUEUED job at once: it must pass the frozen ones by.
+    const storage = temp.open({ retention: { requester: { QUEUED: { action: 'fail', olderThanMs: 0 } }, compute: {} } });
     const seeded = await seed(storage);
     // A crash after the copy committed on the target: the removal from the source fails.
     const raw = new Database(storage.locations.nodeDatabasePath('requester', SOURCE));
@@ -123,6 +124,7 @@ describe('draining a requester node into another', () => {
     const lease = await storage.leaseStore.grant(60);
     expect((await storage.workQueues.claimJob(SOURCE, { queue: '', leaseId: lease.id })).job).toBeUndefined();
     expect((await storage.workQueues.claimJob(TARGET, { queue: '', leaseId: lease.id })).job?.id).toBe(seeded.queued.id);
+    expect(await storage.retention.runOne('requester', SOURCE)).toMatchObject({ failed: {} });
 
     raw.exec('DROP TRIGGER crash');
     raw.close();

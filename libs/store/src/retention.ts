@@ -6,6 +6,7 @@ import { HISTORY_TABLES, selectCompactedRevision } from './history-reads.js';
 import { failJobInTx } from './job-writes.js';
 import type { NodeDatabase } from './node-database.js';
 import type { RetentionPolicy, RetentionRule } from './retention-policy.js';
+import { NOT_FROZEN } from './job-moves-schema.js';
 
 /** What one pass of retention did to one database. */
 export interface RetentionReport {
@@ -94,8 +95,10 @@ export async function applyRetention(
 
 function staleIdsInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, cutoff: number): { id: string; modify_time: number }[] {
   const { records } = HISTORY_TABLES[kind];
+  // A job a drain has frozen is on its way to another node, where retention will judge it.
+  const movable = kind === 'requester' ? `AND ${NOT_FROZEN}` : '';
   return db
-    .statement(`SELECT id, modify_time FROM ${records} WHERE state = ? AND modify_time < ? ORDER BY modify_time, id LIMIT ${BATCH}`)
+    .statement(`SELECT id, modify_time FROM ${records} WHERE state = ? AND modify_time < ? ${movable} ORDER BY modify_time, id LIMIT ${BATCH}`)
     .all(state, cutoff) as { id: string; modify_time: number }[];
 }
 
@@ -137,7 +140,7 @@ function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: stri
     let highestMark = 0;
     for (const [state, rule] of Object.entries(policy)) {
       const cutoff = now - rule.olderThanMs;
-      const matching = `SELECT id FROM ${records} WHERE state = ? AND modify_time < ?`;
+      const matching = `SELECT id FROM ${records} WHERE state = ? AND modify_time < ? ${kind === 'requester' ? `AND ${NOT_FROZEN}` : ''}`;
       const { count } = db.statement(`SELECT count(*) AS count FROM (${matching})`).get(state, cutoff) as { count: number };
       if (count === 0) continue;
       if (rule.action === 'fail') {

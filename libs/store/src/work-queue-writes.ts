@@ -6,6 +6,7 @@ import { checkJobTransition, checkWriteConditions } from './job-transitions.js';
 import { existingJobInTx } from './job-writes.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
 import type { NodeDatabase } from './node-database.js';
+import { NOT_FROZEN } from './job-moves-schema.js';
 
 /*
  * The write transactions of work queues. Each runs inside a transaction its caller owns.
@@ -24,9 +25,6 @@ export interface ClaimOutcome {
 }
 
 /** The head of a queue (see claimJobInTx); exported for the query-plan test. */
-/** Jobs a drain has frozen while it moves them (job-moves-schema.ts): no claim may touch them. */
-const NOT_FROZEN = `id NOT IN (SELECT job_id FROM job_moves WHERE direction = 'out' AND done = 0)`;
-
 export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order WHERE state = 'QUEUED' AND in_backoff = 0 AND queue = ?
   AND ${NOT_FROZEN} ORDER BY priority DESC, create_revision LIMIT 1`;
 
