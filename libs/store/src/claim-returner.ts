@@ -1,8 +1,8 @@
-import { isJobkeepError } from '@jobkeep/errors';
+import { isJobkeepError, unavailable } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import type { LeaseEndListener } from './lock-manager.js';
-import { returnClaimsInTx } from './work-queue-writes.js';
+import { FROZEN_CLAIMS_OF_LEASE_SQL, returnClaimsInTx } from './work-queue-writes.js';
 
 /** What one return of claims did. */
 export interface ClaimsReturned {
@@ -117,6 +117,11 @@ export class ClaimReturner implements LeaseEndListener {
       if (isJobkeepError(error, 'NOT_FOUND')) return 0;
       throw error;
     }
-    return db.write(() => returnClaimsInTx(db, leaseId, this.now()));
+    const returned = await db.write(() => returnClaimsInTx(db, leaseId, this.now()));
+    // A claim frozen by a drain is kept (and so is the lease's note here) until the drain has
+    // either moved it, and its note on the target returns it there, or let it go, and it returns here.
+    const frozen = db.read(() => (db.statement(FROZEN_CLAIMS_OF_LEASE_SQL).get(leaseId) as { n: number }).n);
+    if (frozen > 0) throw unavailable(`${frozen} jobs claimed under lease ${leaseId} on node ${nodeId} are being moved by a drain; they are returned once it is done`);
+    return returned;
   }
 }

@@ -47,31 +47,76 @@ export interface MovedJobs {
 export function moveJobs(ends: MoveEnds, jobIds: readonly string[], now: number): MovedJobs {
   const { source, target } = ends;
   const frozen = source.writeNow(() => jobIds.flatMap((jobId) => freezeJobInTx(ends, jobId, now) ?? []));
-  for (const rows of frozen) {
-    if (rows.job.claim_lease_id !== null) noteLeaseClaim(ends.coordination, rows.job.claim_lease_id, ends.targetNodeId);
-  }
+  let copied: JobRows[];
   let refusal: unknown;
-  const copied = target.writeNow(() => {
-    target.admitNewRecords();
-    return frozen.filter((rows) => {
-      if (refusal !== undefined) return false;
-      try {
-        // Its own savepoint: a job that cannot move leaves the others' copies whole.
-        target.db.transaction(() => copyJobInTx(target, rows, ends.sourceNodeId, now))();
-        return true;
-      } catch (error) {
-        refusal = error;
-        return false;
-      }
-    });
-  });
+  try {
+    for (const rows of frozen) {
+      if (rows.job.claim_lease_id !== null) noteLeaseClaim(ends.coordination, rows.job.claim_lease_id, ends.targetNodeId);
+    }
+    copied = target.writeNow(() =>
+      frozen.filter((rows) => {
+        // After a refusal, only copies that already committed go on to their removal.
+        if (refusal !== undefined) return isCopiedInTx(target, rows.job.id, ends.sourceNodeId);
+        try {
+          // Its own savepoint: a job that cannot move leaves the others' copies whole.
+          target.db.transaction(() => copyJobInTx(target, rows, ends.sourceNodeId, now))();
+          return true;
+        } catch (error) {
+          refusal = error;
+          return false;
+        }
+      }),
+    );
+  } catch (error) {
+    // Nothing of this group reached the target in this run: unfreeze what has no copy there.
+    unfreezeUncopied(ends, frozen.map((rows) => rows.job.id));
+    throw error;
+  }
   source.writeNow(() => {
     for (const rows of copied) removeMovedJobInTx(source, rows, ends.targetNodeId, now);
-    for (const rows of frozen.filter((rows) => !copied.includes(rows))) {
-      source.statement(`DELETE FROM job_moves WHERE job_id = ? AND direction = 'out' AND done = 0`).run(rows.job.id);
-    }
+    for (const rows of frozen.filter((rows) => !copied.includes(rows))) unfreezeInTx(source, rows.job.id);
   });
   return { moved: copied.length, skipped: jobIds.length - frozen.length, refusal };
+}
+
+/**
+ * Finishes the moves a drain left half-done (its process killed between two commits, or a
+ * commit that failed): each job still frozen on `source` is removed if its copy committed on the
+ * node it was going to, and unfrozen otherwise. Run by every drain before it moves anything, so
+ * that running the drain again always frees what an interrupted one froze.
+ */
+export function finishHalfDoneMoves(source: NodeDatabase, sourceNodeId: string, nodeDatabase: (nodeId: string) => NodeDatabase | undefined, now: number): number {
+  const frozen = source.read(
+    () => source.statement(`SELECT job_id, node_id FROM job_moves WHERE direction = 'out' AND done = 0`).all() as { job_id: string; node_id: string }[],
+  );
+  for (const { job_id: jobId, node_id: nodeId } of frozen) {
+    const target = nodeDatabase(nodeId);
+    const copied = target !== undefined && target.read(() => isCopiedInTx(target, jobId, sourceNodeId));
+    source.writeNow(() => {
+      const rows = readJobRows(source, jobId);
+      if (copied && rows !== undefined) removeMovedJobInTx(source, rows, nodeId, now);
+      else unfreezeInTx(source, jobId);
+    });
+  }
+  return frozen.length;
+}
+
+function isCopiedInTx(target: NodeDatabase, jobId: string, sourceNodeId: string): boolean {
+  return target.statement(`SELECT 1 FROM job_moves WHERE job_id = ? AND direction = 'in' AND node_id = ?`).get(jobId, sourceNodeId) !== undefined;
+}
+
+function unfreezeInTx(source: NodeDatabase, jobId: string): void {
+  source.statement(`DELETE FROM job_moves WHERE job_id = ? AND direction = 'out' AND done = 0`).run(jobId);
+}
+
+/** After a failed copy commit: jobs whose copy did not commit (in any run) are free again. */
+function unfreezeUncopied(ends: MoveEnds, jobIds: readonly string[]): void {
+  try {
+    const uncopied = ends.target.read(() => jobIds.filter((jobId) => !isCopiedInTx(ends.target, jobId, ends.sourceNodeId)));
+    ends.source.writeNow(() => uncopied.forEach((jobId) => unfreezeInTx(ends.source, jobId)));
+  } catch {
+    // The target cannot even be read: the jobs stay frozen, which is safe, until the drain runs again.
+  }
 }
 
 /**
@@ -119,8 +164,8 @@ function readJobRows(db: NodeDatabase, jobId: string): JobRows | undefined {
  */
 function copyJobInTx(target: NodeDatabase, rows: JobRows, sourceNodeId: string, now: number): void {
   const { job } = rows;
-  const copied = target.statement(`SELECT 1 FROM job_moves WHERE job_id = ? AND direction = 'in' AND node_id = ?`).get(job.id, sourceNodeId);
-  if (copied !== undefined) return; // an earlier run's copy committed; the source's job is frozen since, so it is current
+  if (isCopiedInTx(target, job.id, sourceNodeId)) return; // an earlier run's copy committed, and the source's job is frozen since
+  target.admitNewRecords();
   if (target.statement('SELECT 1 FROM jobs WHERE id = ?').get(job.id) !== undefined) {
     throw failedPrecondition(`job ${job.id} cannot move: the target already holds a different job with that id`);
   }
@@ -144,6 +189,8 @@ function copyJobInTx(target: NodeDatabase, rows: JobRows, sourceNodeId: string, 
   for (const label of rows.labels) insertRow(target, 'job_labels', label);
   for (const execution of rows.executions) insertRow(target, 'executions', { ...execution, revision: renamed.get(execution.revision) ?? movedIn });
   for (const requestId of rows.requestIds) insertRow(target, 'request_ids', requestId, 'OR IGNORE');
+  // Whatever this database knew of the job before (it moved out of here once) is history now.
+  target.statement(`DELETE FROM job_moves WHERE job_id = ? AND direction = 'out'`).run(job.id);
   target
     .statement(`INSERT OR REPLACE INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'in', ?, ?, 1, ?)`)
     .run(job.id, sourceNodeId, job.batch_id, now);
@@ -184,8 +231,10 @@ function insertConflictChecked(target: NodeDatabase, job: JobRows['job'], row: R
 
 function removeMovedJobInTx(source: NodeDatabase, rows: JobRows, targetNodeId: string, now: number): void {
   const { job } = rows;
-  // Unfrozen first, or the triggers would refuse the delete.
+  // Unfrozen first, or the triggers would refuse the delete. Its `in` row, from when it moved
+  // here, goes: were it to come back and be frozen again, that row would pass for a fresh copy.
   source.statement(`UPDATE job_moves SET done = 1, time = ? WHERE job_id = ? AND direction = 'out'`).run(now, job.id);
+  source.statement(`DELETE FROM job_moves WHERE job_id = ? AND direction = 'in'`).run(job.id);
   appendJobEventInTx(source, {
     jobId: job.id,
     executionId: '',

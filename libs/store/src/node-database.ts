@@ -34,7 +34,7 @@ export class NodeDatabase extends SqliteHandle {
    */
   writeNow<T>(work: () => T): T {
     const changesBefore = this.totalChanges();
-    const result = refusalsRaisedBySql(() => this.inTransaction.immediate(work) as T);
+    const result = refusalsRaisedBySql(this.file, () => this.inTransaction.immediate(work) as T);
     // Only once committed, and only when rows changed: a rolled-back write, or one that found
     // nothing to do (a claim on an empty queue), changed nothing a watcher could read.
     if (this.totalChanges() !== changesBefore) this.onCommit();
@@ -48,16 +48,19 @@ export class NodeDatabase extends SqliteHandle {
 }
 
 /**
- * The schema's triggers refuse some writes with RAISE(ABORT, 'jobkeep: ...'): a write to a job
- * a drain is moving (job-moves-schema.ts). Such a refusal is UNAVAILABLE: it passes once the
- * move has ended, and the retry then learns where the job went.
+ * Refusals that come from SQLite rather than from the store's own checks, as UNAVAILABLE: both
+ * pass with time, so a retry is the right answer.
+ * - The schema's triggers refuse some writes with RAISE(ABORT, 'jobkeep: ...'): a write to a
+ *   job a drain is moving (job-moves-schema.ts). The retry then learns where the job went.
+ * - SQLITE_BUSY: another process held the file's write lock past the busy timeout.
  */
-function refusalsRaisedBySql<T>(write: () => T): T {
+function refusalsRaisedBySql<T>(file: string, write: () => T): T {
   try {
     return write();
   } catch (error) {
     const { code, message } = error as { code?: string; message?: string };
     if (code === 'SQLITE_CONSTRAINT_TRIGGER' && message?.startsWith(TRIGGER_REFUSAL)) throw unavailable(message.slice(TRIGGER_REFUSAL.length));
+    if (code === 'SQLITE_BUSY') throw unavailable(`${file} is locked by another process; try again`);
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import { checkNodeDatabase } from './consistency-check.js';
 import { DRAIN_LOCK } from './node-drain.js';
 import type { Storage } from './storage.js';
 import { useTempStorage } from './test-support/temp-storage.js';
+import { eventually } from './test-support/work-queue-fixture.js';
 
 const SOURCE = 'requester-a';
 const TARGET = 'requester-b';
@@ -90,16 +91,20 @@ describe('draining a requester node into another', () => {
   it('carries on where a drain stopped, and a job moves exactly once', async () => {
     const storage = temp.open();
     const seeded = await seed(storage);
-    const { jobIds: more } = await storage.batches.createBatch(SOURCE, { jobs: Array.from({ length: 250 }, () => ({ state: 'QUEUED' as const })) });
+    const more: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      more.push(...(await storage.batches.createBatch(SOURCE, { jobs: Array.from({ length: 50 }, () => ({ state: 'QUEUED' as const })) })).jobIds);
+    }
     const abort = new AbortController();
     const first = await storage.admin.drainNode(SOURCE, TARGET, {
       signal: abort.signal,
       onProgress: ({ moved }) => moved > 0 && abort.abort(),
     });
-    expect(first).toMatchObject({ moved: 100, total: 255, retired: false });
+    // Groups of about a hundred, a batch's live jobs never split: 5 + 50 + 50 first.
+    expect(first).toMatchObject({ moved: 105, total: 255, retired: false });
     expect(storage.catalogue.list()[0]).toMatchObject({ nodeId: SOURCE, lifecycle: 'DRAINING' });
 
-    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 155, total: 155, retired: true });
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 150, total: 150, retired: true });
     expect(await storage.admin.drainNode(SOURCE, TARGET)).toEqual({ moved: 0, total: 0, retired: true });
     const onTarget = (await storage.jobStore.listJobs(TARGET, { pageSize: 1000 })).items.map((job) => job.id);
     expect(onTarget.sort()).toEqual([...seeded.live, ...more].sort());
@@ -128,11 +133,39 @@ describe('draining a requester node into another', () => {
 
     raw.exec('DROP TRIGGER crash');
     raw.close();
-    expect(await storage.admin.drainNode(SOURCE, TARGET)).toMatchObject({ moved: 5, retired: true });
+    // Run again, the drain first finishes the removals of what was copied, then has nothing left.
+    expect(await storage.admin.drainNode(SOURCE, TARGET)).toMatchObject({ moved: 0, retired: true });
+    expect((await storage.jobStore.listJobs(TARGET, {})).items.map((job) => job.id).sort()).toEqual([...seeded.live].sort());
     const history = await storage.jobStore.getJobHistory(TARGET, { jobId: seeded.queued.id });
     expect(history.items.filter((event) => event.type === 'JOB_MOVED_IN')).toHaveLength(1);
     await rejection(storage.jobStore.getJob(SOURCE, { id: seeded.queued.id }), 'NOT_FOUND', `moved it to node ${TARGET}`);
     expectConsistent(storage);
+  });
+
+  it('frees what an interrupted drain froze even when its target no longer takes jobs', async () => {
+    const storage = temp.open();
+    const seeded = await seed(storage);
+    const raw = new Database(storage.locations.nodeDatabasePath('requester', SOURCE));
+    raw.exec(`CREATE TRIGGER crash BEFORE INSERT ON job_history WHEN new.type = 'JOB_MOVED_OUT' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
+    await expect(storage.admin.drainNode(SOURCE, TARGET)).rejects.toThrow('crash');
+    raw.exec('DROP TRIGGER crash');
+    raw.close();
+    storage.catalogue.setLifecycle(TARGET, 'requester', 'DRAINING');
+
+    // Draining into another node: the jobs already copied to the first are removed, not copied twice.
+    expect(await storage.admin.drainNode(SOURCE, 'requester-c')).toMatchObject({ moved: 0, retired: true });
+    expect((await storage.jobStore.listJobs(TARGET, {})).items.map((job) => job.id).sort()).toEqual([...seeded.live].sort());
+    expect((await storage.jobStore.listJobs('requester-c', {})).items).toEqual([]);
+    expectConsistent(storage);
+  });
+
+  it('moves the live jobs of a batch together, so it never completes on the target while some are still on the source', async () => {
+    const storage = temp.open();
+    const { batch } = await storage.batches.createBatch(SOURCE, { jobs: Array.from({ length: 150 }, () => ({ state: 'QUEUED' as const })) });
+    const abort = new AbortController();
+    const first = await storage.admin.drainNode(SOURCE, TARGET, { signal: abort.signal, onProgress: ({ moved }) => moved > 0 && abort.abort() });
+    expect(first).toMatchObject({ moved: 150, retired: false });
+    expect((await storage.batches.getBatch(TARGET, batch.id)).counts).toEqual({ QUEUED: 150 });
   });
 
   it('refuses to merge a batch into a different one that has its id on the target', async () => {
@@ -183,6 +216,29 @@ describe('draining a requester node into another', () => {
     expect((await storage.jobStore.getJob(SOURCE, { id: job.id })).state).toBe('QUEUED');
     expect((await storage.jobStore.listJobs(TARGET, {})).items).toHaveLength(1);
     expectConsistent(storage);
+  });
+
+  it('returns the other claims of an ended lease while one is frozen, and that one once it is freed', async () => {
+    const storage = temp.open();
+    for (let i = 0; i < 2; i++) await storage.jobStore.createJob(SOURCE, { state: 'QUEUED', queue: 'q' });
+    const lease = await storage.leaseStore.grant(60);
+    const first = (await storage.workQueues.claimJob(SOURCE, { queue: 'q', leaseId: lease.id })).job!;
+    const second = (await storage.workQueues.claimJob(SOURCE, { queue: 'q', leaseId: lease.id })).job!;
+    // As an interrupted drain leaves it: the first job frozen, its copy never made.
+    const raw = new Database(storage.locations.nodeDatabasePath('requester', SOURCE));
+    raw.prepare(`INSERT INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'out', ?, '', 0, 0)`).run(first.id, TARGET);
+    raw.close();
+
+    await storage.leaseStore.revoke(lease.id);
+    await storage.claims.settled();
+    expect(await storage.jobStore.getJob(SOURCE, { id: second.id })).toMatchObject({ state: 'QUEUED' });
+    expect(await storage.jobStore.getJob(SOURCE, { id: first.id })).toMatchObject({ state: 'RUNNING' });
+
+    // Run again, the drain frees the job (nothing of it reached the target), and the return follows.
+    await storage.jobStore.createJob(TARGET, {});
+    storage.catalogue.setLifecycle(TARGET, 'requester', 'RETIRED');
+    await rejection(storage.admin.drainNode(SOURCE, TARGET), 'FAILED_PRECONDITION', /RETIRED/);
+    await eventually(async () => (await storage.jobStore.getJob(SOURCE, { id: first.id })).state === 'QUEUED');
   });
 
   it('refuses bad requests and changes nothing', async () => {

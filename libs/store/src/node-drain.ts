@@ -4,7 +4,7 @@ import type { Catalogue } from './catalogue.js';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import { checkNodeId } from './identifiers.js';
-import { moveJobs, type MoveEnds } from './job-move.js';
+import { finishHalfDoneMoves, moveJobs, type MoveEnds } from './job-move.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LockStore } from './lock-store.js';
 import type { NodeDatabase } from './node-database.js';
@@ -64,12 +64,14 @@ export class NodeDrainer {
     if (sourceNodeId === targetNodeId) throw invalidArgument(`a node cannot be drained into itself (${sourceNodeId})`);
     const { catalogue, pool } = this.deps;
     const source = pool.get('requester', sourceNodeId, false);
-    catalogue.checkTakesNewRecords(targetNodeId, 'requester');
     if (this.running) throw failedPrecondition(`a drain is already running: only one drainer runs at a time (it holds ${DRAIN_LOCK})`);
     this.running = true;
     try {
       const holding = await this.takeDrainLock();
       try {
+        // First, whatever an interrupted drain froze is freed, wherever it was going.
+        finishHalfDoneMoves(source, sourceNodeId, (nodeId) => this.requesterDatabase(nodeId), this.deps.clock());
+        catalogue.checkTakesNewRecords(targetNodeId, 'requester');
         if (catalogue.lifecycle(sourceNodeId, 'requester') === 'ACTIVE') catalogue.setLifecycle(sourceNodeId, 'requester', 'DRAINING');
         const ends: MoveEnds = { sourceNodeId, source, targetNodeId, target: pool.get('requester', targetNodeId, true), coordination: this.deps.coordination };
         const progress = await this.moveAll(ends, options);
@@ -87,22 +89,30 @@ export class NodeDrainer {
   private async moveAll(ends: MoveEnds, { onProgress, signal }: DrainOptions): Promise<DrainProgress> {
     const progress: DrainProgress = { moved: 0, total: 0 };
     for (;;) {
-      // One sorted read of every live id (not a sort per page): a drain is bounded by its commits.
-      const jobIds = liveJobIds(ends.source);
-      if (jobIds.length === 0) return progress;
-      progress.total += jobIds.length;
+      const groups = groupsOfLiveJobs(ends.source);
+      if (groups.length === 0) return progress;
+      progress.total += groups.reduce((sum, group) => sum + group.length, 0);
       onProgress?.({ ...progress });
-      for (let start = 0; start < jobIds.length; start += GROUP) {
+      for (const jobIds of groups) {
         if (signal?.aborted) return progress;
         // Fetched again for each group: the pool may have closed an evicted handle in between.
         const current = { ...ends, source: this.deps.pool.get('requester', ends.sourceNodeId, false), target: this.deps.pool.get('requester', ends.targetNodeId, false) };
-        const group = moveJobs(current, jobIds.slice(start, start + GROUP), this.deps.clock());
+        const group = moveJobs(current, jobIds, this.deps.clock());
         progress.moved += group.moved;
         progress.total -= group.skipped; // they ended while the drain was on its way to them
         onProgress?.({ ...progress });
         if (group.refusal !== undefined) throw group.refusal;
         await yieldToIo();
       }
+    }
+  }
+
+  private requesterDatabase(nodeId: string): NodeDatabase | undefined {
+    try {
+      return this.deps.pool.get('requester', nodeId, false);
+    } catch (error) {
+      if (isJobkeepError(error, 'NOT_FOUND')) return undefined;
+      throw error;
     }
   }
 
@@ -143,10 +153,33 @@ export class NodeDrainer {
   }
 }
 
-function liveJobIds(db: NodeDatabase): string[] {
-  return db.read(
-    () => (db.statement(`SELECT id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision`).all() as { id: string }[]).map((row) => row.id),
+/**
+ * Every job of the source that has not ended, oldest first, in groups of about GROUP. A batch's
+ * live jobs all go in one group, however many, so that they reach the target in one commit: a
+ * batch never completes there while some of its live jobs are still on the source. One sorted read
+ * of every live job rather than a sort per page, since a drain is bounded by its commits.
+ */
+function groupsOfLiveJobs(db: NodeDatabase): string[][] {
+  const rows = db.read(
+    () => db.statement(`SELECT id, batch_id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision`).all() as { id: string; batch_id: string }[],
   );
+  const batches = new Map<string, string[]>();
+  for (const row of rows) if (row.batch_id !== '') batches.set(row.batch_id, [...(batches.get(row.batch_id) ?? []), row.id]);
+  const groups: string[][] = [];
+  let group: string[] = [];
+  for (const row of rows) {
+    if (row.batch_id === '') group.push(row.id);
+    else if (batches.has(row.batch_id)) {
+      group.push(...batches.get(row.batch_id)!);
+      batches.delete(row.batch_id);
+    }
+    if (group.length >= GROUP) {
+      groups.push(group);
+      group = [];
+    }
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 export function liveJobCount(db: NodeDatabase): number {

@@ -33,7 +33,10 @@ export const BACKOFF_ENDED_SQL = `UPDATE jobs INDEXED BY jobs_in_backoff SET in_
   WHERE state = 'QUEUED' AND in_backoff = 1 AND queue = ? AND retry_time <= ? AND ${NOT_FROZEN}`;
 
 /** The jobs claimed under one lease. */
-export const CLAIMS_OF_LEASE_SQL = 'SELECT id FROM jobs WHERE claim_lease_id = ?';
+export const CLAIMS_OF_LEASE_SQL = `SELECT id FROM jobs WHERE claim_lease_id = ? AND ${NOT_FROZEN}`;
+
+/** Claims of a lease that a drain has frozen: returned where they end up, once it has moved them. */
+export const FROZEN_CLAIMS_OF_LEASE_SQL = `SELECT count(*) AS n FROM jobs WHERE claim_lease_id = ? AND NOT (${NOT_FROZEN})`;
 
 /**
  * Takes the head of the queue: the highest priority, then the oldest (lowest create revision),
