@@ -10,12 +10,10 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues and admin. All but admin run by
- * default: admin drains 10,000 jobs twice, one durable commit at a time, and takes 75–90 s on a
- * quiet 2-core machine (4 minutes with a CI run beside it); `JOBKEEP_BENCH_CASES=admin` runs it.
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues and admin (all by default).
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
