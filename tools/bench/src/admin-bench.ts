@@ -34,10 +34,10 @@ export interface AdminBenchResults {
  * The admin operations of issue 7 on a requester database of 10,000 live jobs, in process with
  * the real store (synchronous=FULL) on the machine's temporary directory. Each beside a baseline
  * in the same run: a drain (three durable commits per group of about a hundred jobs: freeze,
- * copy, removal) beside CreateBatch of the same jobs into a fresh node and single CreateJob calls (one durable commit
- * each); export, import, backup and compact beside fs.copyFileSync of the same file (with and
- * without an fsync); the consistency check beside SQLite's integrity_check alone. Every case runs
- * once unmeasured first; the drain's warm-up moves 1,000 jobs of another node. The drain runs
+ * copy, removal) beside CreateBatch of the same jobs into a fresh node and single CreateJob
+ * calls (one durable commit each); export, import, backup and compact beside fs.copyFileSync of
+ * the same file (with and without an fsync); the consistency check beside SQLite's
+ * integrity_check alone. Every case runs once unmeasured first; the drain's warm-up moves 1,000 jobs of another node. The drain runs
  * twice per unit of `scale` (the two nodes the measured CreateBatch calls filled), each into a
  * fresh node; the file cases then work on the first target, closed, as the admin tool's are offline.
  */
