@@ -11,6 +11,14 @@
  *   after a crash skips the copy and only finishes the source's side.
  * A job moved again later (A to B, then back) replaces its row of that direction.
  */
+/** A trigger refusing `event` on `table` while the job named by `jobId` is frozen. */
+function refusedWhileFrozen(name: string, event: string, table: string, jobId: string): string {
+  return `CREATE TRIGGER ${name} BEFORE ${event} ON ${table}
+    WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = ${jobId} AND direction = 'out' AND done = 0) BEGIN
+    SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
+  END;`;
+}
+
 export const JOB_MOVES = `
   CREATE TABLE job_moves (
     job_id    TEXT NOT NULL,
@@ -22,25 +30,13 @@ export const JOB_MOVES = `
     PRIMARY KEY (job_id, direction)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX job_moves_out_by_batch ON job_moves (batch_id) WHERE direction = 'out' AND batch_id <> '';
-  -- The frozen jobs, which claims pass by: a handful at most, however many jobs moved out.
+  -- The frozen jobs, which claims pass by: one group of a drain at most, however many moved out.
   CREATE INDEX job_moves_frozen ON job_moves (job_id) WHERE direction = 'out' AND done = 0;
 
-  CREATE TRIGGER jobs_frozen_update BEFORE UPDATE ON jobs
-    WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = old.id AND direction = 'out' AND done = 0) BEGIN
-    SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
-  END;
-  CREATE TRIGGER jobs_frozen_delete BEFORE DELETE ON jobs
-    WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = old.id AND direction = 'out' AND done = 0) BEGIN
-    SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
-  END;
-  CREATE TRIGGER executions_frozen_insert BEFORE INSERT ON executions
-    WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = new.job_id AND direction = 'out' AND done = 0) BEGIN
-    SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
-  END;
-  CREATE TRIGGER executions_frozen_update BEFORE UPDATE ON executions
-    WHEN EXISTS (SELECT 1 FROM job_moves WHERE job_id = old.job_id AND direction = 'out' AND done = 0) BEGIN
-    SELECT RAISE(ABORT, 'jobkeep: a drain is moving this job to another node; try again in a moment');
-  END;
+  ${refusedWhileFrozen('jobs_frozen_update', 'UPDATE', 'jobs', 'old.id')}
+  ${refusedWhileFrozen('jobs_frozen_delete', 'DELETE', 'jobs', 'old.id')}
+  ${refusedWhileFrozen('executions_frozen_insert', 'INSERT', 'executions', 'new.job_id')}
+  ${refusedWhileFrozen('executions_frozen_update', 'UPDATE', 'executions', 'old.job_id')}
 `;
 
 /** A condition on `jobs.id`: the job is not frozen by a drain. Claims and retention pass frozen jobs by. */
