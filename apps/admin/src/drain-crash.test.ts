@@ -64,8 +64,9 @@ describe('a drain killed at random instants', () => {
     const seeded = openStorage({ dataDir });
     const jobIds: string[] = [];
     try {
-      for (let made = 0; made < JOBS; made += 1_000) {
-        const { jobIds: ids } = await seeded.batches.createBatch(SOURCE, { jobs: Array.from({ length: 1_000 }, (_, i) => ({ state: i % 3 === 0 ? 'PENDING' : 'QUEUED', spec: { n: made + i } })) });
+      // Batches of 50: a drain moves a batch's live jobs in one group, so these make groups of 100.
+      for (let made = 0; made < JOBS; made += 50) {
+        const { jobIds: ids } = await seeded.batches.createBatch(SOURCE, { jobs: Array.from({ length: 50 }, (_, i) => ({ state: i % 3 === 0 ? 'PENDING' : 'QUEUED', spec: { n: made + i } })) });
         jobIds.push(...ids);
       }
     } finally {
