@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { checkNodeDatabase } from '@jobkeep/store';
 import { describe, expect, it } from 'vitest';
-import { COPY_CHUNK_BYTES, adminTempRoot } from './admin-service.js';
+import { COPY_CHUNK_BYTES, adminTempRoot } from './admin-copy-stream.js';
 import { collect, saveCopy, useAdminServers } from './test-support/admin-clients.js';
 import { failsWith } from './test-support/fails-with.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { DatabaseLifecycle, NodeDatabaseKind } from '@jobkeep/api';
 import { describe, expect, it } from 'vitest';
-import { adminTempRoot } from './admin-service.js';
+import { adminTempRoot } from './admin-copy-stream.js';
 import { startServer } from './jobkeep-server.js';
 import { useAdminServers } from './test-support/admin-clients.js';
 import { failsWith } from './test-support/fails-with.js';

@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compactDatabase, type Storage } from '@jobkeep/store';
 import { describe, expect, it } from 'vitest';
-import { adminTempRoot } from './admin-service.js';
+import { adminTempRoot } from './admin-copy-stream.js';
 import { collect, useAdminServers, type AdminClient } from './test-support/admin-clients.js';
 import { failsWith } from './test-support/fails-with.js';
 
