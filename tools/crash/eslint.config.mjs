@@ -1,0 +1,3 @@
+import base from '../../tools/config/eslint.base.mjs';
+
+export default base;

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkDataDirFiles } from './file-check.js';
+import { checkAfterRestart } from './restart-check.js';
+import { killServer, startServer, type ServerProcess } from './server-process.js';
+import { startWriteLoad } from './write-load.js';
+import { WriteLedger } from './write-ledger.js';
+
+export interface CrashSuiteSettings {
+  cycles: number;
+  /** Concurrent writers, each with one durable write in flight at a time. */
+  writers: number;
+  /** Kept afterwards; a temporary directory (removed unless something was found) when not given. */
+  dataDir?: string;
+  /** The kill comes this long after the load starts, at random in [min, max] ms. */
+  killAfterMs?: [number, number];
+  log: (line: string) => void;
+}
+
+export interface CrashReport {
+  cycles: number;
+  /** Writes whose reply arrived: each one is checked after every later restart. */
+  acknowledged: number;
+  /** Acknowledged facts checked against a restarted server. */
+  verified: number;
+  /** Writes in flight at a kill. */
+  inDoubt: number;
+  /** Of those, the ones that turned out to have committed. */
+  inDoubtCommitted: number;
+  /** Jobs in the data directory at the end. */
+  jobs: number;
+  /** Database files run through the store's checks, summed over the checks. */
+  filesChecked: number;
+  dataDir: string;
+  problems: string[];
+}
+
+/**
+ * Kills the jobkeep server with SIGKILL under concurrent durable write load, `cycles` times
+ * over one data directory. Each cycle starts the server, checks it against every write
+ * acknowledged so far (see checkAfterRestart), runs the load, and kills the server at a random
+ * moment; the store's file checks then run on every database file while the server is down.
+ * A last start checks once more and stops the server with SIGTERM.
+ */
+export async function runCrashSuite(settings: CrashSuiteSettings): Promise<CrashReport> {
+  const { cycles, writers, log } = settings;
+  const [minKill, maxKill] = settings.killAfterMs ?? [200, 1500];
+  const dataDir = settings.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-crash-'));
+  const ledger = new WriteLedger();
+  const problems: string[] = [];
+  let filesChecked = 0;
+  let cycle = 1;
+  try {
+    for (; cycle <= cycles; cycle++) {
+      const server = await startServer(dataDir);
+      try {
+        if (cycle > 1) await checkAfterRestart(server.address, ledger, problems, cycle - 1);
+        const before = { acknowledged: ledger.acknowledged, inDoubt: ledger.inDoubt };
+        const load = startWriteLoad(server.address, writers, cycle, ledger, problems);
+        const killAfter = minKill + Math.floor(Math.random() * (maxKill - minKill + 1));
+        await sleep(killAfter);
+        load.stop();
+        await killServer(server);
+        await load.finished;
+        filesChecked += checkDataDirFiles(dataDir, problems, `after the kill of cycle ${cycle}`);
+        log(
+          `cycle ${cycle}/${cycles}: killed after ${killAfter} ms; ${ledger.acknowledged - before.acknowledged} writes acknowledged, ` +
+            `${ledger.inDoubt - before.inDoubt} in doubt; ${problems.length} problems so far`,
+        );
+      } finally {
+        await killServer(server);
+      }
+    }
+    const server = await startServer(dataDir);
+    try {
+      await checkAfterRestart(server.address, ledger, problems, cycles);
+    } finally {
+      await stopServer(server);
+    }
+    filesChecked += checkDataDirFiles(dataDir, problems, 'after the final stop');
+  } catch (error) {
+    // A server that no longer starts, or a check that cannot run, ends the suite: it is a finding too.
+    problems.push(`cycle ${cycle}: ${(error as Error).stack ?? String(error)}`);
+  }
+  if (settings.dataDir === undefined) {
+    if (problems.length === 0) fs.rmSync(dataDir, { recursive: true, force: true });
+    else log(`the data directory is kept for a look: ${dataDir}`);
+  }
+  return {
+    cycles: Math.min(cycle, cycles),
+    acknowledged: ledger.acknowledged,
+    verified: ledger.verified,
+    inDoubt: ledger.inDoubt,
+    inDoubtCommitted: ledger.inDoubtCommitted,
+    jobs: ledger.jobs.size,
+    filesChecked,
+    dataDir,
+    problems,
+  };
+}
+
+/** SIGTERM, then SIGKILL if the server has not stopped within `graceMs`. */
+async function stopServer(server: ServerProcess, graceMs = 10_000): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), graceMs);
+  await server.exited;
+  clearTimeout(timer);
+}
