@@ -1,11 +1,31 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { DatabaseOpenedInfo } from './database-pool.js';
+import { requesterMigrations } from './requester-schema.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 
 describe('opening node databases', () => {
   const temp = useTempStorage();
+
+  it('gives a new database its name only once it is migrated, over anything a crash left half made', async () => {
+    const storage = temp.open();
+    const file = storage.locations.nodeDatabasePath('requester', 'node-9');
+    // What a crash while creating it would leave: a temporary file, half written.
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(`${file}.creating`, 'not a database');
+    await storage.jobStore.createJob('node-9', {});
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(requesterMigrations.length);
+    } finally {
+      db.close();
+    }
+    expect(fs.readdirSync(path.dirname(file)).filter((name) => name.startsWith('node-9'))).toEqual(
+      expect.not.arrayContaining([expect.stringContaining('.creating')]),
+    );
+  });
 
   it('reports each open with the per-state counts, for both kinds, again after an LRU eviction', async () => {
     const opened: DatabaseOpenedInfo[] = [];

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { notFound } from '@jobkeep/errors';
 import { LRUCache } from 'lru-cache';
 import type { Catalogue } from './catalogue.js';
@@ -60,10 +61,11 @@ export class DatabasePool {
     const cached = this.open.get(key);
     if (cached !== undefined) return cached;
 
-    if (!create && !fs.existsSync(file)) {
-      throw notFound(`node ${nodeId} has no ${kind} database`);
+    if (!fs.existsSync(file)) {
+      if (!create) throw notFound(`node ${nodeId} has no ${kind} database`);
+      createMigrated(file, this.options.migrations[kind]);
     }
-    const db = openSqlite(file, create);
+    const db = openSqlite(file, false);
     try {
       migrate(db, this.options.migrations[kind], file);
       // Also on every open, not only on creation: a crash between creating the file and
@@ -105,5 +107,28 @@ export class DatabasePool {
 
   closeAll(): void {
     this.open.clear();
+  }
+}
+
+/**
+ * Makes a new node database under a temporary name, migrates it, and only then gives it its
+ * name: a crash at any instant leaves either no file or a complete, migrated one, never an empty
+ * file that `check` would report (a leftover temporary file is simply made again).
+ */
+function createMigrated(file: string, migrations: Migrations): void {
+  const temp = `${file}.creating`;
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${temp}${suffix}`, { force: true });
+  const db = openSqlite(temp, true);
+  try {
+    migrate(db, migrations, file);
+  } finally {
+    db.close(); // the last connection's close moves the write-ahead log into the file and removes it
+  }
+  fs.renameSync(temp, file);
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir); // the rename itself survives a power loss
+  } finally {
+    fs.closeSync(dir);
   }
 }
