@@ -9,8 +9,9 @@ describe('the crash suite', () => {
 
     expect(report.problems).toEqual([]);
     expect(report.cycles).toBe(20);
-    // The kills landed under load: many writes were acknowledged, and writes were in flight at every kill.
-    expect(report.acknowledged).toBeGreaterThan(2000);
+    // The kills landed under load: each came after at least 100 writes of its cycle were
+    // acknowledged, and writes were in flight at the kills.
+    expect(report.acknowledged).toBeGreaterThanOrEqual(20 * 100);
     expect(report.inDoubt).toBeGreaterThanOrEqual(20);
     expect(report.verified).toBeGreaterThan(report.jobs);
     // coordination.db and the requester files written so far, after each kill and after the final stop.

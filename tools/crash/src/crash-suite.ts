@@ -16,6 +16,11 @@ export interface CrashSuiteSettings {
   dataDir?: string;
   /** The kill comes this long after the load starts, at random in [min, max] ms. */
   killAfterMs?: [number, number];
+  /**
+   * And not before this many writes of the cycle were acknowledged (default 100), so that every
+   * kill lands under load however busy the machine is.
+   */
+  minWritesPerCycle?: number;
   log: (line: string) => void;
 }
 
@@ -36,6 +41,9 @@ export interface CrashReport {
   dataDir: string;
   problems: string[];
 }
+
+/** How long a cycle waits for its least number of acknowledged writes before calling it a problem. */
+const LOAD_PATIENCE_MS = 30_000;
 
 /**
  * Kills the jobkeep server with SIGKILL under concurrent durable write load, `cycles` times
@@ -61,6 +69,9 @@ export async function runCrashSuite(settings: CrashSuiteSettings): Promise<Crash
         const load = startWriteLoad(server.address, writers, cycle, ledger, problems);
         const killAfter = minKill + Math.floor(Math.random() * (maxKill - minKill + 1));
         await sleep(killAfter);
+        const loaded = before.acknowledged + (settings.minWritesPerCycle ?? 100);
+        for (let waited = 0; ledger.acknowledged < loaded && waited < LOAD_PATIENCE_MS; waited += 10) await sleep(10);
+        if (ledger.acknowledged < loaded) problems.push(`cycle ${cycle}: the load got fewer than ${loaded - before.acknowledged} writes acknowledged in ${LOAD_PATIENCE_MS} ms`);
         load.stop();
         await killServer(server);
         await load.finished;
