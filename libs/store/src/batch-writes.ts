@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { alreadyExists, failedPrecondition } from '@jobkeep/errors';
 import { appendJobEventInTx } from './job-events.js';
 import type { NodeDatabase } from './node-database.js';
-
-const LIVE_STATES = `('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
+import { LIVE_JOB_STATES_SQL } from './job-model.js';
 
 /** A batch as CreateBatch will insert it, checked. */
 export interface NewBatch {
@@ -52,7 +51,7 @@ export function completeBatchIfDoneInTx(db: NodeDatabase, batchId: string, jobId
     | undefined;
   if (batch === undefined || batch.complete_revision !== null) return;
   const live = db
-    .statement(`SELECT 1 FROM batch_state_counts WHERE batch_id = ? AND state IN ${LIVE_STATES} AND count > 0 LIMIT 1`)
+    .statement(`SELECT 1 FROM batch_state_counts WHERE batch_id = ? AND state IN ${LIVE_JOB_STATES_SQL} AND count > 0 LIMIT 1`)
     .get(batchId);
   if (live !== undefined) return;
   const counts = db

@@ -6,6 +6,7 @@ import { requesterMigrations } from './requester-schema.js';
 import { STATE_COUNTERS, readStateCounters } from './state-counters.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import { inReadTransaction, requireDatabaseFile } from './database-tables.js';
+import { LIVE_JOB_STATES_SQL } from './job-model.js';
 
 export interface ConsistencyProblem {
   check: 'schema' | 'integrity' | 'foreign-keys' | 'counters' | 'revisions' | 'batches' | 'locks' | 'nodes';
@@ -143,7 +144,7 @@ function checkBatches(db: SqliteDatabase): ConsistencyProblem[] {
     check: 'counters',
     message: `batch_state_counts says batch ${row.batch_id} has ${row.counted} ${row.state} jobs, but it has ${row.present}`,
   }));
-  const live = `SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.state IN ('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
+  const live = `SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.state IN ${LIVE_JOB_STATES_SQL}`;
   const wrong = db
     .prepare(
       `SELECT id, complete_revision IS NOT NULL AS completed FROM batches b

@@ -101,7 +101,7 @@ function hasTable(db: SqliteDatabase, table: string): boolean {
 }
 
 /** Every user table, as the schema lists it (sqlite_sequence and other internal ones excluded). */
-export function userTables(db: SqliteDatabase): string[] {
+function userTables(db: SqliteDatabase): string[] {
   const rows = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as {
     name: string;
   }[];

@@ -5,6 +5,11 @@ export type JobState = (typeof JOB_STATES)[number];
 
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
+/** The states of a job that has not ended, as an SQL list: `state IN ${LIVE_JOB_STATES_SQL}`. */
+export const LIVE_JOB_STATES_SQL = `(${JOB_STATES.filter((state) => !TERMINAL_JOB_STATES.has(state))
+  .map((state) => `'${state}'`)
+  .join(', ')})`;
+
 export const JOB_TYPES = ['BATCH', 'SERVICE', 'OPS', 'DAEMON'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 

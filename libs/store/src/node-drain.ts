@@ -8,6 +8,7 @@ import { finishHalfDoneMoves, moveJobs, type MoveEnds } from './job-move.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LockStore } from './lock-store.js';
 import type { NodeDatabase } from './node-database.js';
+import { LIVE_JOB_STATES_SQL } from './job-model.js';
 
 /** Held while a drain runs, so that only one drainer moves jobs at a time. */
 export const DRAIN_LOCK = '/jobkeep/drain';
@@ -39,7 +40,6 @@ export interface DrainDependencies {
   clock: () => number;
 }
 
-const LIVE_STATES = `('PENDING', 'QUEUED', 'RUNNING', 'HELD')`;
 /** Jobs moved per three commits; the drain yields to other work between groups. */
 const GROUP = 100;
 /** The drain lock's lease lives this long without a keep-alive, which comes every third of it. */
@@ -161,7 +161,7 @@ export class NodeDrainer {
  */
 function groupsOfLiveJobs(db: NodeDatabase): string[][] {
   const rows = db.read(
-    () => db.statement(`SELECT id, batch_id FROM jobs WHERE state IN ${LIVE_STATES} ORDER BY create_revision`).all() as { id: string; batch_id: string }[],
+    () => db.statement(`SELECT id, batch_id FROM jobs WHERE state IN ${LIVE_JOB_STATES_SQL} ORDER BY create_revision`).all() as { id: string; batch_id: string }[],
   );
   const batches = new Map<string, string[]>();
   for (const row of rows) if (row.batch_id !== '') batches.set(row.batch_id, [...(batches.get(row.batch_id) ?? []), row.id]);
@@ -182,9 +182,9 @@ function groupsOfLiveJobs(db: NodeDatabase): string[][] {
   return groups;
 }
 
-export function liveJobCount(db: NodeDatabase): number {
+function liveJobCount(db: NodeDatabase): number {
   return db.read(
-    () => (db.statement(`SELECT coalesce(sum(count), 0) AS n FROM job_state_counts WHERE state IN ${LIVE_STATES}`).get() as { n: number }).n,
+    () => (db.statement(`SELECT coalesce(sum(count), 0) AS n FROM job_state_counts WHERE state IN ${LIVE_JOB_STATES_SQL}`).get() as { n: number }).n,
   );
 }
 
