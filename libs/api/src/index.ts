@@ -402,8 +402,10 @@ export { grpcServiceDefinition } from './grpc-service-definition.js';
 export { implementService } from './service-implementation.js';
 export type {
   BidiStreamingHandler,
+  CallAdmission,
   ClientStreamingHandler,
   MethodHandler,
+  RequestCheck,
   ServerStreamingHandler,
   ServiceHandlers,
   ServiceImplementationOptions,

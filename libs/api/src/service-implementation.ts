@@ -65,9 +65,21 @@ export type ServiceHandlers<S extends DescService> = {
   [K in keyof S['method']]?: MethodHandler<S['method'][K]>;
 };
 
+/** Throws a JobkeepError when the handler must not see `request`. */
+export type RequestCheck = (request: Message) => void;
+
+/**
+ * Decides, before its handler runs, whether a call may proceed: it refuses the call by throwing
+ * (or rejecting with) a JobkeepError, and may return a check that every request message of the
+ * call must pass first (one for unary and server-streaming calls, each streamed one otherwise).
+ */
+export type CallAdmission = (method: DescMethod, context: CallContext) => RequestCheck | undefined | Promise<RequestCheck | undefined>;
+
 export interface ServiceImplementationOptions {
   /** Receives every error that is not a JobkeepError; the client only sees INTERNAL. */
   onUnexpectedError?: UnexpectedErrorReporter;
+  /** Runs first in every call: authentication, authorization, validation. */
+  admit?: CallAdmission;
 }
 
 type AnyHandler = (input: never, context: CallContext) => Promise<unknown> | AsyncIterable<unknown>;
@@ -102,9 +114,11 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   // Unary and client-streaming calls: one response, through the callback.
   const answerOnce = (call: AnswerOnceCall, callback: grpc.sendUnaryData<Message>) => {
     const { context, dispose } = createCallContext(call);
-    const input = 'request' in call ? call.request : requestsOf(call);
     // Building the response inside the chain makes a malformed one a failure like any other.
-    run(async () => create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>)))
+    run(async () => {
+      const input = admittedInput(call, await options.admit?.(method, context));
+      return create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>));
+    })
       .then(
         (response) => callback(null, response),
         (error: unknown) => callback(failure(error, context)),
@@ -115,8 +129,10 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   // Server-streaming and bidi calls: a stream of responses, then the status.
   const answerStream = (call: AnswerStreamCall) => {
     const { context, dispose, stallLimit } = createCallContext(call);
-    const input = 'request' in call ? call.request : requestsOf(call);
-    run(() => writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit))
+    run(async () => {
+      const input = admittedInput(call, await options.admit?.(method, context));
+      await writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit);
+    })
       .then(
         () => call.end(),
         // grpc-js turns an 'error' event on a server stream into the call's final status.
@@ -126,6 +142,22 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   };
 
   return method.methodKind === 'unary' || method.methodKind === 'client_streaming' ? answerOnce : answerStream;
+}
+
+/** The call's request, or its stream of requests, each passed through `check` first. */
+function admittedInput(call: AnswerOnceCall | AnswerStreamCall, check: RequestCheck | undefined): Message | AsyncIterable<Message> {
+  if ('request' in call) {
+    check?.(call.request);
+    return call.request;
+  }
+  return check === undefined ? requestsOf(call) : checkedRequests(requestsOf(call), check);
+}
+
+async function* checkedRequests(requests: AsyncIterable<Message>, check: RequestCheck): AsyncIterable<Message> {
+  for await (const request of requests) {
+    check(request);
+    yield request;
+  }
 }
 
 /**

@@ -79,6 +79,12 @@ export type TypedClient<S extends DescService> = {
 export interface TypedClientOptions {
   /** Insecure (plaintext) when not given. */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * A bearer token sent as `authorization` metadata with every call. Sent over plaintext too
+   * (grpc-js only attaches call credentials to TLS channels), which is what a loopback server
+   * with authentication on needs; across a network, use TLS.
+   */
+  token?: string;
   /** The deadline of unary calls that give none; 10 s by default. */
   defaultDeadlineMs?: number;
   channelOptions?: grpc.ChannelOptions;
@@ -95,7 +101,10 @@ export function createTypedClient<S extends DescService>(
   target: string,
   options: TypedClientOptions = {},
 ): TypedClient<S> {
-  const client = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
+  const client = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), {
+    ...options.channelOptions,
+    interceptors: options.token === undefined ? [] : [bearerToken(options.token)],
+  });
   const defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const definition = grpcServiceDefinition(service);
 
@@ -130,6 +139,18 @@ export function createTypedClient<S extends DescService>(
   }
   // The record holds exactly the methods TypedClient<S> maps, built from the same descriptor.
   return Object.assign(methods, channel) as TypedClient<S>;
+}
+
+/** Adds `authorization: Bearer <token>` to the metadata of every call. */
+function bearerToken(token: string): grpc.Interceptor {
+  const value = `Bearer ${token}`;
+  return (callOptions, nextCall) =>
+    new grpc.InterceptingCall(nextCall(callOptions), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', value);
+        next(metadata, listener);
+      },
+    });
 }
 
 /** Where and how one method's calls go. */
