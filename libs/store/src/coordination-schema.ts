@@ -1,6 +1,9 @@
 import type { Migrations } from './migrations.js';
 
-/** coordination.db: shared by every node: the catalogue of node databases, leases, locks and the node registry. */
+/**
+ * coordination.db: shared by every node: the catalogue of node databases, leases, locks, the node
+ * registry and the access tokens.
+ */
 export const coordinationMigrations: Migrations = [
   `
   CREATE TABLE node_databases (
@@ -73,5 +76,21 @@ export const coordinationMigrations: Migrations = [
     node_id  TEXT NOT NULL,
     PRIMARY KEY (lease_id, node_id)
   ) STRICT, WITHOUT ROWID;
+  `,
+  `
+  -- Bearer tokens. Only a hash of each secret is kept: this file (or a backup of it) never holds
+  -- a token anyone could use. node_ids is a JSON array of the nodes an agent token may write,
+  -- '[]' for every node; only agent tokens are scoped. A revoked token keeps its row, and its
+  -- name may then be given to a new one.
+  CREATE TABLE access_tokens (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('admin', 'agent', 'reader')),
+    node_ids    TEXT NOT NULL CHECK (json_valid(node_ids) AND json_type(node_ids) = 'array' AND (role = 'agent' OR node_ids = '[]')),
+    secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),
+    create_time INTEGER NOT NULL,
+    revoke_time INTEGER
+  ) STRICT, WITHOUT ROWID;
+  CREATE UNIQUE INDEX access_tokens_active_name ON access_tokens (name) WHERE revoke_time IS NULL;
   `,
 ];

@@ -132,3 +132,7 @@ export type { DatabaseExport, ExportHeader } from './database-export.js';
 export type { ImportOutcome } from './database-import.js';
 export { listDatabaseInfos, readJobHistoryFile, readLocksFile, readNodesFile } from './admin-reads.js';
 export type { DatabaseInfo } from './admin-reads.js';
+
+// Bearer tokens and their roles (issue 8).
+export { ACCESS_TOKEN_LIMITS, TOKEN_ROLES } from './access-tokens.js';
+export type { AccessToken, AccessTokens, NewAccessToken, TokenRole } from './access-tokens.js';

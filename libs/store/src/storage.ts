@@ -1,3 +1,4 @@
+import { SqliteAccessTokens, type AccessTokens } from './access-tokens.js';
 import { Catalogue } from './catalogue.js';
 import { coordinationMigrations } from './coordination-schema.js';
 import { CoordinationDatabase } from './coordination-database.js';
@@ -84,6 +85,8 @@ export interface Storage {
   readonly lockStore: LockStore;
   /** Import, retention on demand, drain and retire: what the admin tool changes. */
   readonly admin: StorageAdmin;
+  /** Bearer tokens and their roles, in coordination.db. */
+  readonly accessTokens: AccessTokens;
   /** Ends every Acquire still waiting with UNAVAILABLE; the server calls it when it starts shutting down. */
   stopLockWaits(): void;
   close(): void;
@@ -145,6 +148,7 @@ export function openStorage(settings: StorageSettings): Storage {
     leaseStore,
     lockStore: locks,
     admin: storageAdmin(pool, catalogue, retention, drainer),
+    accessTokens: new SqliteAccessTokens(coordinationDatabase, clock),
     stopLockWaits: () => locks.close(),
     close() {
       claims.close();
