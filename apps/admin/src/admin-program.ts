@@ -1,3 +1,4 @@
+import { CONNECTION_SECURITY_OPTIONS } from '@jobkeep/client/connection-options';
 import { Command, Option } from 'commander';
 import { storePathTemplate } from './admin-target.js';
 import { checkCommand } from './commands/check.js';
@@ -55,6 +56,7 @@ export function adminProgram(): Command {
         .argParser(storePathTemplate),
     )
     .addHelpText('after', `${TARGETS_HELP}\n${EXIT_CODES_HELP}\n`);
+  for (const { flags, description, env } of CONNECTION_SECURITY_OPTIONS) program.addOption(new Option(flags, `live: ${description}`).env(env));
   for (const command of [
     checkCommand(),
     tablesCommand(),

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { invalidArgument } from '@jobkeep/errors';
+import type { ConnectionSecuritySettings } from '@jobkeep/client/connection-options';
 import { InvalidArgumentError, type Command } from 'commander';
 
 /**
@@ -8,13 +9,13 @@ import { InvalidArgumentError, type Command } from 'commander';
  * --compute-store-path templates put them; offline, the tool must be told the same.
  */
 export type AdminTarget =
-  | { mode: 'live'; server: string }
+  | { mode: 'live'; server: string; security: ConnectionSecuritySettings }
   | { mode: 'offline'; dataDir: string; jobStorePath?: string; computeStorePath?: string }
   | { mode: 'file'; file: string };
 
 export const DEFAULT_SERVER = '127.0.0.1:7420';
 
-interface TargetOptions {
+interface TargetOptions extends ConnectionSecuritySettings {
   server?: string;
   dataDir?: string;
   file?: string;
@@ -76,7 +77,8 @@ export function chooseTarget(command: Command): AdminTarget {
   if (templates.length > 0) {
     throw invalidArgument(`${templates.join(' and ')} ${templates.length === 1 ? 'is' : 'are'} for --data-dir: a live server finds its databases by its own settings`);
   }
-  return { mode: 'live', server: server ?? DEFAULT_SERVER };
+  const { token, tokenFile, tlsCa, tlsCert, tlsKey } = options;
+  return { mode: 'live', server: server ?? DEFAULT_SERVER, security: { token, tokenFile, tlsCa, tlsCert, tlsKey } };
 }
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { AdminService, createTypedClient, type CopyStarted } from '@jobkeep/api';
-import { createJobStoreClient, createLockClient, createNodeRegistryClient } from '@jobkeep/client';
+import { connectionSecurity, createJobStoreClient, createLockClient, createNodeRegistryClient, type ConnectionSecuritySettings } from '@jobkeep/client';
 import { JobkeepError } from '@jobkeep/errors';
 import type { AdminBackend, ProgressListener } from './admin-backend.js';
 import type { CopyOutcome, JobEventView, LockView, NodeView } from './admin-views.js';
@@ -18,11 +18,12 @@ const IMPORT_BATCH_BYTES = 1024 * 1024;
 type CopyMessage = { part: { case: 'started'; value: CopyStarted } | { case: 'chunk'; value: Uint8Array } | { case: undefined; value?: undefined } };
 
 /** The admin commands through a running server: AdminService, and the registry, locks and history. */
-export async function connectLiveBackend(server: string): Promise<AdminBackend> {
-  const admin = createTypedClient(AdminService, server, { defaultDeadlineMs: ADMIN_DEADLINE_MS });
-  const nodes = createNodeRegistryClient(server);
-  const locks = createLockClient(server);
-  const jobs = createJobStoreClient(server);
+export async function connectLiveBackend(server: string, settings: ConnectionSecuritySettings): Promise<AdminBackend> {
+  const security = connectionSecurity(settings);
+  const admin = createTypedClient(AdminService, server, { ...security, defaultDeadlineMs: ADMIN_DEADLINE_MS });
+  const nodes = createNodeRegistryClient(server, security);
+  const locks = createLockClient(server, security);
+  const jobs = createJobStoreClient(server, security);
   const close = () => [admin, nodes, locks, jobs].forEach((client) => client.close());
   try {
     await admin.waitForReady(Date.now() + CONNECT_TIMEOUT_MS);

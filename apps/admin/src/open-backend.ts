@@ -6,6 +6,6 @@ import type { AdminTarget } from './admin-target.js';
  * only when used, so that a command does not pay for starting gRPC and SQLite both.
  */
 export async function openBackend(target: AdminTarget): Promise<AdminBackend> {
-  if (target.mode === 'live') return (await import('./live-backend.js')).connectLiveBackend(target.server);
+  if (target.mode === 'live') return (await import('./live-backend.js')).connectLiveBackend(target.server, target.security);
   return (await import('./offline-backend.js')).openOfflineBackend(target);
 }

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { COMPUTE_MAIN } from '@jobkeep/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { computeCommand, parseComputeConfig } from './compute-config.js';
@@ -53,15 +56,30 @@ describe('compute node settings', () => {
     [['--node-id', 'c', '--server', 'nowhere'], /host:port/],
     [['--node-id', 'c', '--env-allow', 'PATH,NOT-A-NAME'], /not an environment variable name/],
     [['--node-id', 'c', '--lease-ttl-seconds', '1'], /from 2 to 3600/],
+    [['--node-id', 'c', '--token-file', '/nonexistent/token'], /--token-file \/nonexistent\/token: ENOENT/],
+    [['--node-id', 'c', '--tls-ca', '/nonexistent/ca.pem'], /--tls-ca \/nonexistent\/ca.pem: ENOENT/],
+    [['--node-id', 'c', '--tls-cert', 'client.pem'], /--tls-cert and --tls-key together/],
+    [['--node-id', 'c', '--token', 'a', '--token-file', 'b'], /not both/],
   ])('refuses %j, saying why', (args, message) => {
     clearEnvironment();
     expect(() => parse(...args)).toThrow(message);
   });
 
+  it('takes its token from the environment or from a file', () => {
+    clearEnvironment();
+    process.env.JOBKEEP_TOKEN = 'jk_from_environment';
+    expect(parse('--node-id', 'c').security).toEqual({ token: 'jk_from_environment' });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-token-')), 'token');
+    fs.writeFileSync(file, 'jk_from_file\n');
+    delete process.env.JOBKEEP_TOKEN;
+    expect(parse('--node-id', 'c', '--token-file', file).security).toEqual({ token: 'jk_from_file' });
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+
   it('documents every setting with its environment variable in --help', () => {
     const help = spawnSync(process.execPath, [COMPUTE_MAIN, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
-    for (const text of ['--server', 'JOBKEEP_SERVER', '127.0.0.1:7420', '--node-id', 'JOBKEEP_NODE_ID', '--slots', '--labels', '--lease-ttl-seconds', '--env-allow', 'PATH,HOME,LANG', '--log-level']) {
+    for (const text of ['--server', 'JOBKEEP_SERVER', '127.0.0.1:7420', '--node-id', 'JOBKEEP_NODE_ID', '--slots', '--labels', '--lease-ttl-seconds', '--env-allow', 'PATH,HOME,LANG', '--log-level', '--token-file', 'JOBKEEP_TOKEN', '--tls-ca', '--tls-cert', '--tls-key']) {
       expect(help.stdout).toContain(text);
     }
   });

@@ -1,9 +1,12 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONNECTION_SECURITY_OPTIONS, connectionSecurity, type ConnectionSecurity, type ConnectionSecuritySettings } from '@jobkeep/client';
 
 export interface ComputeConfig {
   /** The jobkeep server, host:port. */
   server: string;
+  /** Token and TLS credentials for the server, files already read. */
+  security: ConnectionSecurity;
   /** This node's id: its compute database is `{nodeId}-compute.db`. */
   nodeId: string;
   /** What the registry says the node can be reached at (host:port); informational, the agent serves nothing. */
@@ -74,7 +77,7 @@ function defaultAddress(): string {
 
 /** The command line of jobkeep-compute. Every setting is a flag and an environment variable; a flag beats the environment. */
 export function computeCommand(): Command {
-  return new Command('jobkeep-compute')
+  const command = new Command('jobkeep-compute')
     .description('jobkeep compute node agent: bids for executions in its compute database and runs them')
     .addOption(new Option('--server <host:port>', 'the jobkeep server').env('JOBKEEP_SERVER').default('127.0.0.1:7420').argParser(hostPort))
     .addOption(new Option('--node-id <id>', 'this node\'s id (names its compute database)').env('JOBKEEP_NODE_ID').argParser(nodeId).makeOptionMandatory())
@@ -106,6 +109,8 @@ export function computeCommand(): Command {
     )
     .addOption(new Option('--log-level <level>', 'log level').env('JOBKEEP_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .showHelpAfterError();
+  for (const { flags, description, env } of CONNECTION_SECURITY_OPTIONS) command.addOption(new Option(flags, description).env(env));
+  return command;
 }
 
 /**
@@ -114,5 +119,10 @@ export function computeCommand(): Command {
  */
 export function parseComputeConfig(argv: readonly string[], command = computeCommand()): ComputeConfig {
   command.parse(argv);
-  return command.opts<ComputeConfig>();
+  const { token, tokenFile, tlsCa, tlsCert, tlsKey, ...config } = command.opts<Omit<ComputeConfig, 'security'> & ConnectionSecuritySettings>();
+  try {
+    return { ...config, security: connectionSecurity({ token, tokenFile, tlsCa, tlsCert, tlsKey }) };
+  } catch (error) {
+    return command.error(`error: ${(error as Error).message}`);
+  }
 }

@@ -92,11 +92,11 @@ class ComputeAgent implements ComputeNode {
     this.nodeId = config.nodeId;
     this.failure = new Promise((resolve) => (this.reportFailure = resolve));
     this.clients = {
-      executions: createExecutionStoreClient(config.server),
-      jobs: createJobStoreClient(config.server),
-      leases: createLeaseClient(config.server),
-      registry: createNodeRegistryClient(config.server),
-      checkpoints: createCheckpointStoreClient(config.server),
+      executions: createExecutionStoreClient(config.server, config.security),
+      jobs: createJobStoreClient(config.server, config.security),
+      leases: createLeaseClient(config.server, config.security),
+      registry: createNodeRegistryClient(config.server, config.security),
+      checkpoints: createCheckpointStoreClient(config.server, config.security),
     };
     this.writer = new ExecutionWriter(this.clients.executions, config.nodeId);
     this.runner = {

@@ -5,6 +5,7 @@ import {
   createLeaseClient,
   createNodeRegistryClient,
   type CheckpointStoreClient,
+  type ConnectionSecurity,
   type ExecutionStoreClient,
   type JobStoreClient,
   type LeaseServiceClient,
@@ -21,13 +22,13 @@ export interface RequesterClients {
   close(): void;
 }
 
-export function connectRequester(server: string): RequesterClients {
+export function connectRequester(server: string, security: ConnectionSecurity): RequesterClients {
   const clients = {
-    jobs: createJobStoreClient(server),
-    executions: createExecutionStoreClient(server),
-    checkpoints: createCheckpointStoreClient(server),
-    nodes: createNodeRegistryClient(server),
-    leases: createLeaseClient(server),
+    jobs: createJobStoreClient(server, security),
+    executions: createExecutionStoreClient(server, security),
+    checkpoints: createCheckpointStoreClient(server, security),
+    nodes: createNodeRegistryClient(server, security),
+    leases: createLeaseClient(server, security),
   };
   return {
     ...clients,

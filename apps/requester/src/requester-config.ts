@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONNECTION_SECURITY_OPTIONS, connectionSecurity, type ConnectionSecurity, type ConnectionSecuritySettings } from '@jobkeep/client';
 
 /** What every command needs: where jobkeep is, and which requester node's database to use. */
 export interface CommonOptions {
@@ -7,6 +8,8 @@ export interface CommonOptions {
   server: string;
   /** The requester node: its database is `{node}-requester.db`. */
   nodeId: string;
+  /** Token and TLS credentials for the server, files already read. */
+  security: ConnectionSecurity;
 }
 
 export interface DaemonConfig extends CommonOptions {
@@ -99,18 +102,24 @@ function defaultAddress(): string {
   return HOST_PORT.test(`${host}:7421`) ? `${host}:7421` : 'localhost:7421';
 }
 
-/** Adds --server and --node-id, which every command takes. */
+/** Adds --server, --node-id and the token and TLS options, which every command takes. */
 export function addCommonOptions(command: Command): Command {
-  return command
+  command
     .addOption(new Option('--server <host:port>', 'the jobkeep server').env('JOBKEEP_SERVER').default(DEFAULT_SERVER).argParser(hostPort))
     .addOption(new Option('--node-id <id>', 'this requester node (its database is {node}-requester.db)').env('JOBKEEP_NODE_ID').argParser(nodeId));
+  for (const { flags, description, env } of CONNECTION_SECURITY_OPTIONS) command.addOption(new Option(flags, description).env(env));
+  return command;
 }
 
-/** The common options of `command` and its parents; a missing node id is a usage error. */
+/** The common options of `command` and its parents; a missing node id or unusable TLS file is a usage error. */
 export function commonOptions(command: Command): CommonOptions {
-  const options = command.optsWithGlobals<{ server: string; nodeId?: string }>();
+  const options = command.optsWithGlobals<{ server: string; nodeId?: string } & ConnectionSecuritySettings>();
   if (options.nodeId === undefined) command.error('error: a requester node id is required: --node-id <id> or JOBKEEP_NODE_ID');
-  return { server: options.server, nodeId: options.nodeId };
+  try {
+    return { server: options.server, nodeId: options.nodeId, security: connectionSecurity(options) };
+  } catch (error) {
+    return command.error(`error: ${(error as Error).message}`);
+  }
 }
 
 /** Adds the daemon's own settings; each has a flag and an environment variable. */

@@ -56,7 +56,7 @@ export class RequesterDaemon {
     private readonly logger: Logger,
   ) {
     const { nodeId } = config;
-    const clients = connectRequester(config.server);
+    const clients = connectRequester(config.server, config.security);
     this.clients = clients;
     this.queue = new ReconcileQueue({
       concurrency: config.concurrency,

@@ -17,6 +17,8 @@ import { nodeRegistryHandlers } from './node-registry-service.js';
 import type { Logger } from './logger.js';
 import { RetentionScheduler } from './retention-scheduler.js';
 import type { ServerConfig } from './server-config.js';
+import { checkSecuritySettings, serverCredentials } from './server-security.js';
+import { authenticateCalls } from './call-authentication.js';
 
 export interface RunningServer {
   /** The address actually bound (the port is resolved when 0 was asked for). */
@@ -33,20 +35,23 @@ const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry
 
 /** Opens the data directory and serves jobkeep.v1, health and reflection on `config.listen`. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  checkSecuritySettings(config);
+  // Read before the data directory is held: a missing certificate fails the start at once.
+  const credentials = serverCredentials(config);
   // Before anything opens a file: a second server (or an offline admin tool) on the same data
   // directory fails here, naming the process that holds it, instead of sharing its files.
   const hold = holdDataDir(config.dataDir, { role: 'server' });
   try {
     // Holding the directory, nothing else can be using copies a crashed server left behind.
     removeAdminLeftovers(config.dataDir);
-    return await serve(config, logger, hold);
+    return await serve(config, credentials, logger, hold);
   } catch (error) {
     hold.release();
     throw error;
   }
 }
 
-async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): Promise<RunningServer> {
+async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, logger: Logger, hold: HeldDataDir): Promise<RunningServer> {
   const storage = openStorage({
     dataDir: config.dataDir,
     jobStorePath: config.jobStorePath,
@@ -79,23 +84,24 @@ async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): P
   };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError }));
+    const admit = config.auth === 'token' ? await tokenAdmission(storage) : undefined;
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError, admit }));
     server.addService(
       grpcServiceDefinition(AdminService),
-      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError }),
+      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError, admit }),
     );
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
     addReflection(server, [...SERVED_SERVICES, Health]);
-    const port = await bind(server, config.listen);
+    const port = await bind(server, config.listen, credentials);
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     hold.setAddress(address);
-    logger.info({ address, dataDir: storage.locations.dataDir }, 'jobkeep serving');
+    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config) }, 'jobkeep serving');
     retention.start();
     // Claims of leases that ended just before a crash go back to their queues now.
     void storage.claims.returnOrphanedClaims();
@@ -108,9 +114,30 @@ async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): P
   }
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
+/**
+ * Authentication of every call (health and reflection are served apart, so they stay open). A
+ * server that takes only tokens and has no admin token could never be managed over the wire:
+ * it refuses to start and says how to make the first one.
+ */
+async function tokenAdmission(storage: Storage) {
+  const active = await storage.accessTokens.list();
+  if (!active.some((token) => token.role === 'admin')) {
+    throw new Error(
+      `--auth token needs an admin token, and ${storage.locations.dataDir} has none: with the server stopped, create one with ` +
+        `jobkeep-admin tokens create --role admin --name root --data-dir ${storage.locations.dataDir}`,
+    );
+  }
+  return authenticateCalls(storage.accessTokens);
+}
+
+function tlsMode(config: ServerConfig): 'off' | 'on' | 'mutual' {
+  if (config.tlsCert === undefined) return 'off';
+  return config.tlsClientCa === undefined ? 'on' : 'mutual';
+}
+
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync(address, credentials, (error, port) =>
       error ? reject(new Error(`cannot listen on ${address}: ${error.message}`)) : resolve(port),
     );
   });

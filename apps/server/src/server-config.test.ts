@@ -65,6 +65,25 @@ describe('server settings', () => {
     expect(() => parse(...args)).toThrow(message);
   });
 
+  it('takes authentication and TLS settings from flags, the environment and the config file', () => {
+    for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
+    const defaults = parse();
+    expect(defaults).toMatchObject({ auth: 'none', insecureRemote: false });
+    expect([defaults.tlsCert, defaults.tlsKey, defaults.tlsClientCa]).toEqual([undefined, undefined, undefined]);
+    process.env.JOBKEEP_TLS_CLIENT_CA = '/etc/jobkeep/clients.pem';
+    const file = configFile({ auth: 'token', tlsCert: '/etc/jobkeep/server.pem', tlsKey: '/etc/jobkeep/server.key', insecureRemote: true });
+    expect(parse('--config', file)).toMatchObject({
+      auth: 'token',
+      tlsCert: '/etc/jobkeep/server.pem',
+      tlsKey: '/etc/jobkeep/server.key',
+      tlsClientCa: '/etc/jobkeep/clients.pem',
+      insecureRemote: true,
+    });
+    expect(() => parse('--auth', 'password')).toThrow(/none, token/);
+    // A string "false" would be truthy: a switch in the file must be a JSON boolean.
+    expect(() => parse('--config', configFile({ insecureRemote: 'false' }))).toThrow(/insecureRemote: expected true or false/);
+  });
+
   it('refuses a config file with an unknown or invalid setting, or that is not JSON', () => {
     expect(() => parse('--config', configFile({ dataDirectory: '/x' }))).toThrow(/unknown setting "dataDirectory"/);
     expect(() => parse('--config', configFile({ logLevel: 'chatty' }))).toThrow(/logLevel/);

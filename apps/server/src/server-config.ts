@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
+import type { SecuritySettings } from './server-security.js';
 
-export interface ServerConfig {
+export interface ServerConfig extends SecuritySettings {
   /** host:port to listen on; port 0 picks a free port. */
   listen: string;
   dataDir: string;
@@ -72,6 +73,20 @@ export function serverCommand(): Command {
     .description('jobkeep: gRPC storage for cluster node agents, over per-node SQLite files')
     .addOption(new Option('--config <file>', 'JSON file of settings, keyed by the flags\' camelCase names').env('JOBKEEP_CONFIG'))
     .addOption(new Option('--listen <host:port>', 'address to serve gRPC on').env('JOBKEEP_LISTEN').default('127.0.0.1:7420').argParser(listenAddress))
+    .addOption(
+      new Option('--auth <mode>', 'token: every call but health and reflection needs a bearer token (see jobkeep-admin tokens)')
+        .env('JOBKEEP_AUTH')
+        .default('none')
+        .choices(['none', 'token']),
+    )
+    .addOption(new Option('--tls-cert <file>', 'server certificate chain (PEM); serves TLS with --tls-key').env('JOBKEEP_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'private key (PEM) of --tls-cert').env('JOBKEEP_TLS_KEY'))
+    .addOption(new Option('--tls-client-ca <file>', 'CA (PEM) that every client certificate must chain to: mutual TLS').env('JOBKEEP_TLS_CLIENT_CA'))
+    .addOption(
+      new Option('--insecure-remote', 'allow a non-loopback --listen address without both --auth token and TLS: anyone who reaches it can read and change everything')
+        .env('JOBKEEP_INSECURE_REMOTE')
+        .default(false),
+    )
     .addOption(new Option('--data-dir <dir>', 'directory of coordination.db and the node databases').env('JOBKEEP_DATA_DIR').default('./data'))
     .addOption(new Option('--job-store-path <template>', 'path of requester databases; must contain {node}').env('JOBKEEP_JOB_STORE_PATH'))
     .addOption(new Option('--compute-store-path <template>', 'path of compute databases; must contain {node}').env('JOBKEEP_COMPUTE_STORE_PATH'))
@@ -163,6 +178,11 @@ function applyConfigFile(command: Command, file: string): void {
     if (command.getOptionValueSource(key) !== 'default' && command.getOptionValue(key) !== undefined) continue;
     const text = typeof value === 'object' && value !== null ? value : String(value);
     try {
+      if (option.isBoolean()) {
+        if (typeof value !== 'boolean') throw new InvalidArgumentError('expected true or false');
+        command.setOptionValueWithSource(key, value, 'config');
+        continue;
+      }
       const parsed = option.parseArg ? option.parseArg(text as string, undefined) : text;
       if (option.argChoices && !option.argChoices.includes(String(parsed))) {
         throw new InvalidArgumentError(`allowed choices are ${option.argChoices.join(', ')}`);

@@ -23,3 +23,7 @@ export { JobkeepError, isJobkeepError } from '@jobkeep/errors';
 export type { StatusCodeName } from '@jobkeep/errors';
 export { EXECUTORS, SPEC_LIMITS, WATCH_CHECKPOINT, attemptOf, executionIdFor, parseJobSpec } from './agent-protocol.js';
 export type { ExecutorName, JobSpec } from './agent-protocol.js';
+export { connectionSecurity } from './connection-security.js';
+export type { ConnectionSecurity } from './connection-security.js';
+export { CONNECTION_SECURITY_OPTIONS } from './connection-options.js';
+export type { ConnectionSecuritySettings } from './connection-options.js';

@@ -5,3 +5,5 @@ export { launchServer, useNodeProcesses } from './use-node-processes.js';
 export { COMPUTE_MAIN, LocalCluster, REQUESTER_MAIN } from './local-cluster.js';
 export type { ComputeNodeSettings } from './local-cluster.js';
 export { eventually, processGone, sleep } from './polling.js';
+export { makeTestCertificates } from './test-certificates.js';
+export type { TestCertificates } from './test-certificates.js';

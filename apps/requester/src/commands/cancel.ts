@@ -32,8 +32,8 @@ export function cancelCommand(): Command {
     .option('--json', 'print the job as JSON')
     .action(
       cliAction(async (key: string, options: { message: string; json?: boolean }, self: Command) => {
-        const { server, nodeId } = commonOptions(self);
-        const clients = connectRequester(server);
+        const { server, nodeId, security } = commonOptions(self);
+        const clients = connectRequester(server, security);
         try {
           const job = await cancelJob(clients, nodeId, key, options.message);
           if (options.json) printJson({ job: jobView(job) });

@@ -42,8 +42,8 @@ export function listCommand(): Command {
     .option('--json', 'print as JSON')
     .action(
       cliAction(async (options: { state?: JobState[]; limit: number; json?: boolean }, self: Command) => {
-        const { server, nodeId } = commonOptions(self);
-        const clients = connectRequester(server);
+        const { server, nodeId, security } = commonOptions(self);
+        const clients = connectRequester(server, security);
         try {
           const jobs = (await listJobs(clients, nodeId, options.state ?? [], options.limit)).map(jobView);
           if (options.json) {

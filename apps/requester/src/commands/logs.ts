@@ -37,8 +37,8 @@ export function logsCommand(): Command {
     .option('--json', 'print as JSON')
     .action(
       cliAction(async (key: string, options: { latest?: boolean; json?: boolean }, self: Command) => {
-        const { server, nodeId } = commonOptions(self);
-        const clients = connectRequester(server);
+        const { server, nodeId, security } = commonOptions(self);
+        const clients = connectRequester(server, security);
         try {
           const result = await jobRuns(clients, nodeId, key, options.latest === true);
           if (options.json) {

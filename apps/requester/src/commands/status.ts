@@ -69,8 +69,8 @@ export function statusCommand(): Command {
     .option('--json', 'print as JSON')
     .action(
       cliAction(async (key: string, options: { json?: boolean }, self: Command) => {
-        const { server, nodeId } = commonOptions(self);
-        const clients = connectRequester(server);
+        const { server, nodeId, security } = commonOptions(self);
+        const clients = connectRequester(server, security);
         try {
           const status = await jobStatus(clients, nodeId, key);
           if (options.json) printJson(status);

@@ -47,9 +47,9 @@ export function submitCommand(): Command {
     .option('--json', 'print the jobs as JSON')
     .action(
       cliAction(async (command: string[], options: JobFlags & { file?: string; count: number; json?: boolean }, self: Command) => {
-        const { server, nodeId } = commonOptions(self);
+        const { server, nodeId, security } = commonOptions(self);
         const input = jobToSubmit(options.file, options, command);
-        const clients = connectRequester(server);
+        const clients = connectRequester(server, security);
         try {
           const jobs = await submitJobs(clients, nodeId, input, options.count);
           if (options.json) printJson({ jobs: jobs.map(jobView) });
