@@ -1322,7 +1322,9 @@ export const AdminService: GenService<{
   },
   /**
    * Makes a bearer token. The response carries its text, the only time it is ever sent: only a
-   * hash of its secret is stored. A name held by another active token is ALREADY_EXISTS.
+   * hash of its secret is stored. A name held by another active token is ALREADY_EXISTS. There
+   * is no request_id: a retry could not be given the first response, whose secret is not kept;
+   * the name's uniqueness makes a retry ALREADY_EXISTS instead of a second token.
    *
    * @generated from rpc jobkeep.v1.AdminService.CreateAccessToken
    */
