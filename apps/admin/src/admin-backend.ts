@@ -1,6 +1,8 @@
 import type { RetentionPolicies } from '@jobkeep/store';
 import type {
+  AccessTokenView,
   CopyOutcome,
+  CreatedAccessTokenView,
   DatabaseStatsView,
   DatabaseView,
   DrainProgress,
@@ -12,6 +14,7 @@ import type {
   ProblemView,
   RetentionOutcomeView,
   TableView,
+  TokenRoleName,
 } from './admin-views.js';
 
 /** Told how far a long operation has got: `done` of `total` (bytes, rows or jobs). */
@@ -58,5 +61,9 @@ export interface AdminBackend {
   drainNode(from: string, to: string, options: { onProgress: (progress: DrainProgress) => void; signal: AbortSignal }): Promise<DrainProgress>;
   /** The node's databases, now RETIRED. */
   retireNode(nodeId: string): Promise<DatabaseView[]>;
+  /** Offline, works on a data directory that does not exist yet: the first admin token comes before the server's first start. */
+  createAccessToken(input: { name: string; role: TokenRoleName; nodeIds: string[] }): Promise<CreatedAccessTokenView>;
+  listAccessTokens(options: { includeRevoked: boolean }): Promise<AccessTokenView[]>;
+  revokeAccessToken(id: string): Promise<AccessTokenView>;
   close(): void;
 }

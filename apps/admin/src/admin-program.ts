@@ -10,6 +10,7 @@ import { drainCommand, retireCommand } from './commands/drain.js';
 import { getCommand, keysCommand } from './commands/keys.js';
 import { retentionCommand } from './commands/retention.js';
 import { statsCommand, tablesCommand } from './commands/tables.js';
+import { tokensCommand } from './commands/tokens.js';
 import { exportCommand, importCommand } from './commands/transfer.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 
@@ -41,7 +42,7 @@ function configure(command: Command): void {
 /** The command line of jobkeep-admin. */
 export function adminProgram(): Command {
   const program = new Command('jobkeep-admin')
-    .description('inspect, check, copy, export, import, drain and retire jobkeep databases, live or offline')
+    .description('inspect, check, copy, export, import, drain and retire jobkeep databases, and manage access tokens, live or offline')
     .addOption(new Option('--server <host:port>', 'a running jobkeep server (default 127.0.0.1:7420)').env('JOBKEEP_SERVER'))
     .addOption(new Option('--data-dir <dir>', 'work offline on the databases of this data directory').env('JOBKEEP_DATA_DIR'))
     .addOption(new Option('--file <path>', 'work offline on this one database file'))
@@ -75,6 +76,7 @@ export function adminProgram(): Command {
     importCommand(),
     drainCommand(),
     retireCommand(),
+    tokensCommand(),
   ]) {
     program.addCommand(command);
   }

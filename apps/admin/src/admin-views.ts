@@ -133,6 +133,26 @@ export interface DrainProgress {
   retired: boolean;
 }
 
+export type TokenRoleName = 'admin' | 'agent' | 'reader';
+
+/** An access token, never its secret. */
+export interface AccessTokenView {
+  id: string;
+  name: string;
+  role: TokenRoleName;
+  /** The nodes an agent token may write; empty for every node. */
+  nodeIds: string[];
+  createTime: string | null;
+  /** Null while the token is active. */
+  revokeTime: string | null;
+}
+
+/** A token just made: its text, shown this once, and the token as stored. */
+export interface CreatedAccessTokenView {
+  token: string;
+  accessToken: AccessTokenView;
+}
+
 /** Milliseconds since the epoch as an ISO string; null for none. */
 export function isoFromMillis(millis: number | undefined | null): string | null {
   return millis === undefined || millis === null ? null : new Date(millis).toISOString();

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import { AdminService, createTypedClient, type CopyStarted } from '@jobkeep/api';
+import { AdminService, TokenRole, createTypedClient, type CopyStarted } from '@jobkeep/api';
 import { connectionSecurity, createJobStoreClient, createLockClient, createNodeRegistryClient, type ConnectionSecuritySettings } from '@jobkeep/client';
 import { JobkeepError } from '@jobkeep/errors';
 import type { AdminBackend, ProgressListener } from './admin-backend.js';
 import type { CopyOutcome, JobEventView, LockView, NodeView } from './admin-views.js';
-import { databaseFromWire, jobEventFromWire, lockFromWire, nodeFromWire, retentionFromWire, statsFromWire } from './live-views.js';
+import { accessTokenFromWire, databaseFromWire, jobEventFromWire, lockFromWire, nodeFromWire, retentionFromWire, statsFromWire } from './live-views.js';
 import { writeWholeFile } from './whole-file.js';
 
 /** Admin calls scan or copy whole databases: far longer than the 10 s an agent's call gets. */
@@ -14,6 +14,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** Lines per ImportDatabase message, well under the server's message limit for normal rows. */
 const IMPORT_BATCH_LINES = 500;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
+
+const TOKEN_ROLES = { admin: TokenRole.ADMIN, agent: TokenRole.AGENT, reader: TokenRole.READER } as const;
 
 type CopyMessage = { part: { case: 'started'; value: CopyStarted } | { case: 'chunk'; value: Uint8Array } | { case: undefined; value?: undefined } };
 
@@ -129,6 +131,20 @@ export async function connectLiveBackend(server: string, settings: ConnectionSec
     },
     async retireNode(nodeId) {
       return (await admin.retireNode({ nodeId })).databases.map(databaseFromWire);
+    },
+
+    async createAccessToken({ name, role, nodeIds }) {
+      const created = await admin.createAccessToken({ name, role: TOKEN_ROLES[role], nodeIds });
+      if (created.accessToken === undefined) throw new JobkeepError('INTERNAL', 'the server sent a token without its record');
+      return { token: created.token, accessToken: accessTokenFromWire(created.accessToken) };
+    },
+    async listAccessTokens({ includeRevoked }) {
+      return (await admin.listAccessTokens({ includeRevoked })).accessTokens.map(accessTokenFromWire);
+    },
+    async revokeAccessToken(id) {
+      const { accessToken } = await admin.revokeAccessToken({ id });
+      if (accessToken === undefined) throw new JobkeepError('INTERNAL', `the server sent no record of the revoked token ${id}`);
+      return accessTokenFromWire(accessToken);
     },
   };
 }

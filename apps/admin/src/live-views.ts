@@ -3,6 +3,8 @@ import {
   JobEventType,
   JobState,
   NodeDatabaseKind,
+  TokenRole,
+  type AccessToken,
   type DatabaseInfo,
   type DatabaseStats,
   type JobEvent,
@@ -10,7 +12,17 @@ import {
   type Node,
   type RetentionOutcome,
 } from '@jobkeep/api';
-import { sortedRecord, type DatabaseStatsView, type DatabaseView, type JobEventView, type LockView, type NodeView, type RetentionOutcomeView } from './admin-views.js';
+import {
+  sortedRecord,
+  type AccessTokenView,
+  type DatabaseStatsView,
+  type DatabaseView,
+  type JobEventView,
+  type LockView,
+  type NodeView,
+  type RetentionOutcomeView,
+  type TokenRoleName,
+} from './admin-views.js';
 
 /* The wire's messages as the views the commands print (see admin-views.ts). */
 
@@ -125,5 +137,16 @@ export function retentionFromWire(outcome: RetentionOutcome): RetentionOutcomeVi
     failed: sortedRecord(outcome.failed, Number),
     deleted: sortedRecord(outcome.deleted, Number),
     historyRowsRemoved: Number(outcome.historyRowsRemoved),
+  };
+}
+
+export function accessTokenFromWire(token: AccessToken): AccessTokenView {
+  return {
+    id: token.id,
+    name: token.name,
+    role: enumName(TokenRole, token.role).toLowerCase() as TokenRoleName,
+    nodeIds: [...token.nodeIds],
+    createTime: isoTime(token.createTime),
+    revokeTime: isoTime(token.revokeTime),
   };
 }

@@ -4,6 +4,7 @@ import { invalidArgument, notFound } from '@jobkeep/errors';
 import {
   DatabaseLocations,
   backupDatabase,
+  checkNewAccessToken,
   checkDatabaseFile,
   compactDatabase,
   existingDatabase,
@@ -15,6 +16,7 @@ import {
   listTableNames,
   listTables,
   openStorage,
+  readAccessTokensFile,
   readDatabaseStats,
   readJobHistoryFile,
   readLocksFile,
@@ -25,7 +27,7 @@ import {
 import type { AdminBackend } from './admin-backend.js';
 import { fileDatabaseName, type AdminTarget } from './admin-target.js';
 import type { DatabaseKindName } from './admin-views.js';
-import { databaseFromStore, jobEventFromStore, lockFromStore, nodeFromStore, retentionFromStore, statsFromStore } from './offline-views.js';
+import { accessTokenFromStore, databaseFromStore, jobEventFromStore, lockFromStore, nodeFromStore, retentionFromStore, statsFromStore } from './offline-views.js';
 
 /** A table only one kind of database has, tried in this order. */
 const KIND_MARKERS: readonly [string, DatabaseKindName][] = [
@@ -71,12 +73,15 @@ export function openOfflineBackend(target: Exclude<AdminTarget, { mode: 'live' }
 
   const coordinationFile = () => database('coordination').file;
 
-  /** Runs `write` on the data directory, holding it so that no server starts meanwhile. */
-  async function holding<T>(write: (storage: Storage) => Promise<T> | T, retention?: RetentionPolicies): Promise<T> {
-    if (!fs.existsSync(locations.coordinationPath)) throw notFound(`${dataDir} is not a jobkeep data directory: it has no coordination.db`);
+  /**
+   * Runs `write` on the data directory, holding it so that no server starts meanwhile. Only
+   * `createDataDir` writes make a data directory where there is none.
+   */
+  async function holding<T>(write: (storage: Storage) => Promise<T> | T, options: { retention?: RetentionPolicies; createDataDir?: boolean } = {}): Promise<T> {
+    if (options.createDataDir !== true && !fs.existsSync(locations.coordinationPath)) throw notFound(`${dataDir} is not a jobkeep data directory: it has no coordination.db`);
     const hold = holdDataDir(dataDir, { role: 'admin' });
     try {
-      const storage = openStorage({ ...settings, refreshLeasesAtOpen: false, retention });
+      const storage = openStorage({ ...settings, refreshLeasesAtOpen: false, retention: options.retention });
       try {
         return await write(storage);
       } finally {
@@ -146,7 +151,7 @@ export function openOfflineBackend(target: Exclude<AdminTarget, { mode: 'live' }
     },
 
     runRetention: (name, { dryRun, policies }) =>
-      holding(async (storage) => (await storage.admin.runRetention(name, dryRun)).map(retentionFromStore), policies),
+      holding(async (storage) => (await storage.admin.runRetention(name, dryRun)).map(retentionFromStore), { retention: policies }),
     drainNode: (from, to, { onProgress, signal }) =>
       holding(async (storage) => {
         const outcome = await storage.admin.drainNode(from, to, { signal, onProgress: ({ moved, total }) => onProgress({ moved, total, retired: false }) });
@@ -159,5 +164,22 @@ export function openOfflineBackend(target: Exclude<AdminTarget, { mode: 'live' }
           .filter((info) => info.nodeId === nodeId)
           .map(databaseFromStore);
       }),
+
+    // The first admin token is made here, before the server's first start: a data directory is
+    // created when there is none, once the input is known to be good.
+    async createAccessToken(input) {
+      checkNewAccessToken(input);
+      return holding(
+        async (storage) => {
+          const { token, accessToken } = await storage.accessTokens.create(input);
+          return { token, accessToken: accessTokenFromStore(accessToken) };
+        },
+        { createDataDir: true },
+      );
+    },
+    async listAccessTokens({ includeRevoked }) {
+      return readAccessTokensFile(coordinationFile(), { includeRevoked }).map(accessTokenFromStore);
+    },
+    revokeAccessToken: (id) => holding(async (storage) => accessTokenFromStore(await storage.accessTokens.revoke(id))),
   };
 }

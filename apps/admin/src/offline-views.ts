@@ -1,6 +1,7 @@
-import type { DatabaseInfo, DatabaseStats, JobEvent, Lock, RegisteredNode, RetentionReport } from '@jobkeep/store';
+import type { AccessToken, DatabaseInfo, DatabaseStats, JobEvent, Lock, RegisteredNode, RetentionReport } from '@jobkeep/store';
 import {
   isoFromMillis,
+  type AccessTokenView,
   sortedRecord,
   type DatabaseStatsView,
   type DatabaseView,
@@ -98,5 +99,16 @@ export function retentionFromStore(report: RetentionReport): RetentionOutcomeVie
     failed: sortedRecord(report.failed, Number),
     deleted: sortedRecord(report.deleted, Number),
     historyRowsRemoved: report.historyRowsRemoved,
+  };
+}
+
+export function accessTokenFromStore(token: AccessToken): AccessTokenView {
+  return {
+    id: token.id,
+    name: token.name,
+    role: token.role,
+    nodeIds: [...token.nodeIds],
+    createTime: token.createdAt.toISOString(),
+    revokeTime: token.revokedAt?.toISOString() ?? null,
   };
 }

@@ -91,6 +91,9 @@ const METHOD_ACCESS: Record<string, Record<string, Access>> = {
     RunRetention: 'admin',
     DrainNode: 'admin',
     RetireNode: 'admin',
+    CreateAccessToken: 'admin',
+    ListAccessTokens: 'admin',
+    RevokeAccessToken: 'admin',
   },
 };
 

@@ -16,6 +16,7 @@ import type {
 } from '@jobkeep/api';
 import { invalidArgument, notFound, resourceExhausted, unavailable } from '@jobkeep/errors';
 import { existingDatabase, exportDatabase, getRows, listDatabaseInfos, listKeys, type DrainProgress, type Storage } from '@jobkeep/store';
+import { accessTokenHandlers } from './access-token-handlers.js';
 import { adminTempRoot, copyDirectories, streamCopy } from './admin-copy-stream.js';
 import { runFileTask, type FileTaskArgs, type FileTaskName, type FileTaskResult } from './admin-file-tasks.js';
 import { databaseInfoToWire, databaseStatsToWire, retentionOutcomeToWire, tableInfoToWire } from './admin-wire.js';
@@ -39,7 +40,8 @@ export const DRAIN_PROGRESS_INTERVAL_MS = 100;
  * (import, retention, drain, retire) go through the server's own storage. Work that reads or
  * copies a whole file (check, tables, stats, compact, backup) runs on a worker thread (see
  * admin-file-tasks.ts), so that the event loop keeps serving leases, locks and jobs meanwhile;
- * reads bounded by their request (keys, rows, export pages) stay on it.
+ * reads bounded by their request (keys, rows, export pages) stay on it. Access tokens are
+ * managed in access-token-handlers.ts.
  */
 export function adminServiceHandlers(storage: Storage, settings: AdminSettings) {
   const database = (name: string) => existingDatabase(storage.locations, name);
@@ -135,6 +137,8 @@ export function adminServiceHandlers(storage: Storage, settings: AdminSettings) 
         retired.some((entry) => entry.nodeId === info.nodeId && entry.kind === info.kind);
       return { databases: listDatabaseInfos(storage.locations).filter(isRetired).map(databaseInfoToWire) };
     },
+
+    ...accessTokenHandlers(storage.accessTokens),
   };
 }
 

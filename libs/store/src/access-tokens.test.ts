@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCESS_TOKEN_LIMITS } from './access-tokens.js';
+import { ACCESS_TOKEN_LIMITS, readAccessTokensFile } from './access-tokens.js';
+import { coordinationMigrations } from './coordination-schema.js';
+import { migrate } from './migrations.js';
+import { openSqlite } from './sqlite-connection.js';
 import { openStorage } from './storage.js';
 import { rejection, useTempStorage } from './test-support/temp-storage.js';
 
@@ -128,5 +131,24 @@ describe('SqliteAccessTokens', () => {
     } finally {
       again.close();
     }
+  });
+
+  it('reads the tokens of a file read-only, beside the storage writing it, as list gives them', async () => {
+    const tokens = open();
+    const { accessToken: kept } = await tokens.create({ name: 'kept', role: 'reader' });
+    const { accessToken: gone } = await tokens.create({ name: 'gone', role: 'agent', nodeIds: ['n-1'] });
+    const revoked = await tokens.revoke(gone.id);
+    const file = path.join(temp.dir(), 'coordination.db');
+    expect(readAccessTokensFile(file)).toEqual([kept]);
+    expect(readAccessTokensFile(file, { includeRevoked: true })).toEqual([revoked, kept]);
+    expect(readAccessTokensFile(file, { includeRevoked: true })).toEqual(await tokens.list({ includeRevoked: true }));
+  });
+
+  it('reads no tokens, rather than failing, from a coordination.db older than tokens', () => {
+    const file = path.join(temp.root(), 'coordination.db');
+    const db = openSqlite(file, true);
+    migrate(db, coordinationMigrations.slice(0, 3), file);
+    db.close();
+    expect(readAccessTokensFile(file, { includeRevoked: true })).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { alreadyExists, invalidArgument, notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
+import { readSnapshot } from './database-tables.js';
 import { checkIdentifier, checkNodeId } from './identifiers.js';
 
 /** admin: everything; agent: reads and writes of stores, leases, locks and the registry; reader: reads. */
@@ -64,7 +65,6 @@ const TOKEN_TEXT = /^jk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const COLUMNS = 'id, name, role, node_ids, create_time, revoke_time';
 const SELECT_BY_ID = `SELECT ${COLUMNS} FROM access_tokens WHERE id = ?`;
 const SELECT_FOR_AUTHENTICATION = `SELECT ${COLUMNS}, secret_hash FROM access_tokens WHERE id = ?`;
-const LIST_ORDER = 'ORDER BY name, create_time, id';
 
 interface TokenRow {
   id: string;
@@ -88,9 +88,7 @@ export class SqliteAccessTokens implements AccessTokens {
   ) {}
 
   async create(input: NewAccessToken): Promise<{ token: string; accessToken: AccessToken }> {
-    const name = checkIdentifier('name', input.name);
-    const role = checkRole(input.role);
-    const nodeIds = checkNodeScope(role, input.nodeIds ?? []);
+    const { name, role, nodeIds } = checkNewAccessToken(input);
     // 64 random bits: a clash is not expected among any number of tokens a cluster would make,
     // and the primary key would refuse one rather than overwrite a token.
     const id = randomBytes(ID_BYTES).toString('hex');
@@ -112,9 +110,7 @@ export class SqliteAccessTokens implements AccessTokens {
   }
 
   async list(options: { includeRevoked?: boolean } = {}): Promise<AccessToken[]> {
-    const where = options.includeRevoked === true ? '' : 'WHERE revoke_time IS NULL';
-    const rows = this.db.statement(`SELECT ${COLUMNS} FROM access_tokens ${where} ${LIST_ORDER}`).all() as TokenRow[];
-    return rows.map(tokenFromRow);
+    return this.db.statement(listSql(options.includeRevoked)).all().map((row) => tokenFromRow(row as TokenRow));
   }
 
   async revoke(id: string): Promise<AccessToken> {
@@ -136,6 +132,32 @@ export class SqliteAccessTokens implements AccessTokens {
     if (!timingSafeEqual(hashSecret(match[2]!), row.secret_hash)) return undefined;
     return tokenFromRow(row);
   }
+}
+
+/**
+ * The access tokens of a coordination.db file, read-only in one snapshot, as `list` gives them:
+ * for the admin tool when no server runs. A file from before tokens existed has none.
+ */
+export function readAccessTokensFile(coordinationFile: string, options: { includeRevoked?: boolean } = {}): AccessToken[] {
+  return readSnapshot(coordinationFile, (db) => {
+    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'access_tokens'").get() === undefined) return [];
+    return db.prepare(listSql(options.includeRevoked)).all().map((row) => tokenFromRow(row as TokenRow));
+  });
+}
+
+function listSql(includeRevoked: boolean | undefined): string {
+  return `SELECT ${COLUMNS} FROM access_tokens ${includeRevoked === true ? '' : 'WHERE revoke_time IS NULL'} ORDER BY name, create_time, id`;
+}
+
+/**
+ * The token to create, checked (INVALID_ARGUMENT) and with its node ids without repeats and
+ * sorted. `create` checks its input itself; this lets the admin tool refuse bad input before it
+ * creates a data directory for a token.
+ */
+export function checkNewAccessToken(input: NewAccessToken): Required<NewAccessToken> {
+  const name = checkIdentifier('name', input.name);
+  const role = checkRole(input.role);
+  return { name, role, nodeIds: checkNodeScope(role, input.nodeIds ?? []) };
 }
 
 function hashSecret(secret: string): Buffer {

@@ -134,5 +134,5 @@ export { listDatabaseInfos, readJobHistoryFile, readLocksFile, readNodesFile } f
 export type { DatabaseInfo } from './admin-reads.js';
 
 // Bearer tokens and their roles (issue 8).
-export { ACCESS_TOKEN_LIMITS, TOKEN_ROLES } from './access-tokens.js';
+export { ACCESS_TOKEN_LIMITS, TOKEN_ROLES, checkNewAccessToken, readAccessTokensFile } from './access-tokens.js';
 export type { AccessToken, AccessTokens, NewAccessToken, TokenRole } from './access-tokens.js';

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobkeep/v1/admin_service.proto.
  */
 export const file_jobkeep_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5qb2JrZWVwL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SCmpvYmtlZXAudjEi0wIKDERhdGFiYXNlSW5mbxIMCgRuYW1lGAEgASgJEg8KB25vZGVfaWQYAiABKAkSKgoEa2luZBgDIAEoDjIcLmpvYmtlZXAudjEuTm9kZURhdGFiYXNlS2luZBIMCgRwYXRoGAQgASgJEjAKCWxpZmVjeWNsZRgFIAEoDjIdLmpvYmtlZXAudjEuRGF0YWJhc2VMaWZlY3ljbGUSEgoKc2l6ZV9ieXRlcxgGIAEoBBI0CgZjb3VudHMYByADKAsyJC5qb2JrZWVwLnYxLkRhdGFiYXNlSW5mby5Db3VudHNFbnRyeRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZXhpc3RzGAkgASgIGi0KC0NvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiFgoUTGlzdERhdGFiYXNlc1JlcXVlc3QiRAoVTGlzdERhdGFiYXNlc1Jlc3BvbnNlEisKCWRhdGFiYXNlcxgBIAMoCzIYLmpvYmtlZXAudjEuRGF0YWJhc2VJbmZvIigKFENoZWNrRGF0YWJhc2VSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJIjQKEkNvbnNpc3RlbmN5UHJvYmxlbRINCgVjaGVjaxgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkkKFUNoZWNrRGF0YWJhc2VSZXNwb25zZRIwCghwcm9ibGVtcxgBIAMoCzIeLmpvYmtlZXAudjEuQ29uc2lzdGVuY3lQcm9ibGVtIiUKEUxpc3RUYWJsZXNSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJIjwKCVRhYmxlSW5mbxIMCgRuYW1lGAEgASgJEgwKBHJvd3MYAiABKAQSEwoLa2V5X2NvbHVtbnMYAyADKAkiOwoSTGlzdFRhYmxlc1Jlc3BvbnNlEiUKBnRhYmxlcxgBIAMoCzIVLmpvYmtlZXAudjEuVGFibGVJbmZvIisKF0dldERhdGFiYXNlU3RhdHNSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJImsKElN0b3JhZ2VPYmplY3RTdGF0cxIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGFibGUYAyABKAkSDAoEcm93cxgEIAEoBBINCgVwYWdlcxgFIAEoBBINCgVieXRlcxgGIAEoBCLFAQoLSGlzdG9yeVNwYW4SDAoEcm93cxgBIAEoBBIWCg5maXJzdF9yZXZpc2lvbhgCIAEoBBIVCg1sYXN0X3JldmlzaW9uGAMgASgEEi4KCmZpcnN0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWxhc3RfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSY29tcGFjdGVkX3JldmlzaW9uGAYgASgEIt4BCg1EYXRhYmFzZVN0YXRzEgwKBHBhdGgYASABKAkSEgoKZmlsZV9ieXRlcxgCIAEoBBIRCgl3YWxfYnl0ZXMYAyABKAQSEQoJcGFnZV9zaXplGAQgASgEEhIKCnBhZ2VfY291bnQYBSABKAQSFgoOZnJlZWxpc3RfY291bnQYBiABKAQSLwoHb2JqZWN0cxgHIAMoCzIeLmpvYmtlZXAudjEuU3RvcmFnZU9iamVjdFN0YXRzEigKB2hpc3RvcnkYCCABKAsyFy5qb2JrZWVwLnYxLkhpc3RvcnlTcGFuIkQKGEdldERhdGFiYXNlU3RhdHNSZXNwb25zZRIoCgVzdGF0cxgBIAEoCzIZLmpvYmtlZXAudjEuRGF0YWJhc2VTdGF0cyJRCg9MaXN0S2V5c1JlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDQoFdGFibGUYAiABKAkSDgoGcHJlZml4GAMgASgJEg0KBWxpbWl0GAQgASgFIjMKEExpc3RLZXlzUmVzcG9uc2USDAoEa2V5cxgBIAMoCRIRCgl0cnVuY2F0ZWQYAiABKAgiPgoOR2V0Um93c1JlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDQoFdGFibGUYAiABKAkSCwoDa2V5GAMgASgJIiQKD0dldFJvd3NSZXNwb25zZRIRCglyb3dzX2pzb24YASADKAkiKgoWQ29tcGFjdERhdGFiYXNlUmVxdWVzdBIQCghkYXRhYmFzZRgBIAEoCSIpChVCYWNrdXBEYXRhYmFzZVJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkiNwoLQ29weVN0YXJ0ZWQSFAoMc291cmNlX2J5dGVzGAEgASgEEhIKCmNvcHlfYnl0ZXMYAiABKAQiXgoXQ29tcGFjdERhdGFiYXNlUmVzcG9uc2USKgoHc3RhcnRlZBgBIAEoCzIXLmpvYmtlZXAudjEuQ29weVN0YXJ0ZWRIABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiXQoWQmFja3VwRGF0YWJhc2VSZXNwb25zZRIqCgdzdGFydGVkGAEgASgLMhcuam9ia2VlcC52MS5Db3B5U3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCIpChVFeHBvcnREYXRhYmFzZVJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkiOwoWRXhwb3J0RGF0YWJhc2VSZXNwb25zZRISCgp0b3RhbF9yb3dzGAEgASgEEg0KBWxpbmVzGAIgAygJIjgKFUltcG9ydERhdGFiYXNlUmVxdWVzdBIQCghkYXRhYmFzZRgBIAEoCRINCgVsaW5lcxgCIAMoCSJCChZJbXBvcnREYXRhYmFzZVJlc3BvbnNlEhUKDXJvd3NfaW1wb3J0ZWQYASABKAQSEQoJdW5jaGFuZ2VkGAIgASgIIjgKE1J1blJldGVudGlvblJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDwoHZHJ5X3J1bhgCIAEoCCKXAgoQUmV0ZW50aW9uT3V0Y29tZRIQCghkYXRhYmFzZRgBIAEoCRI4CgZmYWlsZWQYAiADKAsyKC5qb2JrZWVwLnYxLlJldGVudGlvbk91dGNvbWUuRmFpbGVkRW50cnkSOgoHZGVsZXRlZBgDIAMoCzIpLmpvYmtlZXAudjEuUmV0ZW50aW9uT3V0Y29tZS5EZWxldGVkRW50cnkSHAoUaGlzdG9yeV9yb3dzX3JlbW92ZWQYBCABKAQaLQoLRmFpbGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ARouCgxEZWxldGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASJGChRSdW5SZXRlbnRpb25SZXNwb25zZRIuCghvdXRjb21lcxgBIAMoCzIcLmpvYmtlZXAudjEuUmV0ZW50aW9uT3V0Y29tZSJCChBEcmFpbk5vZGVSZXF1ZXN0EhYKDnNvdXJjZV9ub2RlX2lkGAEgASgJEhYKDnRhcmdldF9ub2RlX2lkGAIgASgJIkIKEURyYWluTm9kZVJlc3BvbnNlEg0KBW1vdmVkGAEgASgEEg0KBXRvdGFsGAIgASgEEg8KB3JldGlyZWQYAyABKAgiJAoRUmV0aXJlTm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJBChJSZXRpcmVOb2RlUmVzcG9uc2USKwoJZGF0YWJhc2VzGAEgAygLMhguam9ia2VlcC52MS5EYXRhYmFzZUluZm8qlwEKEURhdGFiYXNlTGlmZWN5Y2xlEiIKHkRBVEFCQVNFX0xJRkVDWUNMRV9VTlNQRUNJRklFRBAAEh0KGURBVEFCQVNFX0xJRkVDWUNMRV9BQ1RJVkUQARIfChtEQVRBQkFTRV9MSUZFQ1lDTEVfRFJBSU5JTkcQAhIeChpEQVRBQkFTRV9MSUZFQ1lDTEVfUkVUSVJFRBADMswICgxBZG1pblNlcnZpY2USVAoNTGlzdERhdGFiYXNlcxIgLmpvYmtlZXAudjEuTGlzdERhdGFiYXNlc1JlcXVlc3QaIS5qb2JrZWVwLnYxLkxpc3REYXRhYmFzZXNSZXNwb25zZRJUCg1DaGVja0RhdGFiYXNlEiAuam9ia2VlcC52MS5DaGVja0RhdGFiYXNlUmVxdWVzdBohLmpvYmtlZXAudjEuQ2hlY2tEYXRhYmFzZVJlc3BvbnNlEksKCkxpc3RUYWJsZXMSHS5qb2JrZWVwLnYxLkxpc3RUYWJsZXNSZXF1ZXN0Gh4uam9ia2VlcC52MS5MaXN0VGFibGVzUmVzcG9uc2USXQoQR2V0RGF0YWJhc2VTdGF0cxIjLmpvYmtlZXAudjEuR2V0RGF0YWJhc2VTdGF0c1JlcXVlc3QaJC5qb2JrZWVwLnYxLkdldERhdGFiYXNlU3RhdHNSZXNwb25zZRJFCghMaXN0S2V5cxIbLmpvYmtlZXAudjEuTGlzdEtleXNSZXF1ZXN0Ghwuam9ia2VlcC52MS5MaXN0S2V5c1Jlc3BvbnNlEkIKB0dldFJvd3MSGi5qb2JrZWVwLnYxLkdldFJvd3NSZXF1ZXN0Ghsuam9ia2VlcC52MS5HZXRSb3dzUmVzcG9uc2USXAoPQ29tcGFjdERhdGFiYXNlEiIuam9ia2VlcC52MS5Db21wYWN0RGF0YWJhc2VSZXF1ZXN0GiMuam9ia2VlcC52MS5Db21wYWN0RGF0YWJhc2VSZXNwb25zZTABElkKDkJhY2t1cERhdGFiYXNlEiEuam9ia2VlcC52MS5CYWNrdXBEYXRhYmFzZVJlcXVlc3QaIi5qb2JrZWVwLnYxLkJhY2t1cERhdGFiYXNlUmVzcG9uc2UwARJZCg5FeHBvcnREYXRhYmFzZRIhLmpvYmtlZXAudjEuRXhwb3J0RGF0YWJhc2VSZXF1ZXN0GiIuam9ia2VlcC52MS5FeHBvcnREYXRhYmFzZVJlc3BvbnNlMAESWQoOSW1wb3J0RGF0YWJhc2USIS5qb2JrZWVwLnYxLkltcG9ydERhdGFiYXNlUmVxdWVzdBoiLmpvYmtlZXAudjEuSW1wb3J0RGF0YWJhc2VSZXNwb25zZSgBElEKDFJ1blJldGVudGlvbhIfLmpvYmtlZXAudjEuUnVuUmV0ZW50aW9uUmVxdWVzdBogLmpvYmtlZXAudjEuUnVuUmV0ZW50aW9uUmVzcG9uc2USSgoJRHJhaW5Ob2RlEhwuam9ia2VlcC52MS5EcmFpbk5vZGVSZXF1ZXN0Gh0uam9ia2VlcC52MS5EcmFpbk5vZGVSZXNwb25zZTABEksKClJldGlyZU5vZGUSHS5qb2JrZWVwLnYxLlJldGlyZU5vZGVSZXF1ZXN0Gh4uam9ia2VlcC52MS5SZXRpcmVOb2RlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_jobkeep_v1_types]);
+  fileDesc("Ch5qb2JrZWVwL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SCmpvYmtlZXAudjEi0wIKDERhdGFiYXNlSW5mbxIMCgRuYW1lGAEgASgJEg8KB25vZGVfaWQYAiABKAkSKgoEa2luZBgDIAEoDjIcLmpvYmtlZXAudjEuTm9kZURhdGFiYXNlS2luZBIMCgRwYXRoGAQgASgJEjAKCWxpZmVjeWNsZRgFIAEoDjIdLmpvYmtlZXAudjEuRGF0YWJhc2VMaWZlY3ljbGUSEgoKc2l6ZV9ieXRlcxgGIAEoBBI0CgZjb3VudHMYByADKAsyJC5qb2JrZWVwLnYxLkRhdGFiYXNlSW5mby5Db3VudHNFbnRyeRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZXhpc3RzGAkgASgIGi0KC0NvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiFgoUTGlzdERhdGFiYXNlc1JlcXVlc3QiRAoVTGlzdERhdGFiYXNlc1Jlc3BvbnNlEisKCWRhdGFiYXNlcxgBIAMoCzIYLmpvYmtlZXAudjEuRGF0YWJhc2VJbmZvIigKFENoZWNrRGF0YWJhc2VSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJIjQKEkNvbnNpc3RlbmN5UHJvYmxlbRINCgVjaGVjaxgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIkkKFUNoZWNrRGF0YWJhc2VSZXNwb25zZRIwCghwcm9ibGVtcxgBIAMoCzIeLmpvYmtlZXAudjEuQ29uc2lzdGVuY3lQcm9ibGVtIiUKEUxpc3RUYWJsZXNSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJIjwKCVRhYmxlSW5mbxIMCgRuYW1lGAEgASgJEgwKBHJvd3MYAiABKAQSEwoLa2V5X2NvbHVtbnMYAyADKAkiOwoSTGlzdFRhYmxlc1Jlc3BvbnNlEiUKBnRhYmxlcxgBIAMoCzIVLmpvYmtlZXAudjEuVGFibGVJbmZvIisKF0dldERhdGFiYXNlU3RhdHNSZXF1ZXN0EhAKCGRhdGFiYXNlGAEgASgJImsKElN0b3JhZ2VPYmplY3RTdGF0cxIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGFibGUYAyABKAkSDAoEcm93cxgEIAEoBBINCgVwYWdlcxgFIAEoBBINCgVieXRlcxgGIAEoBCLFAQoLSGlzdG9yeVNwYW4SDAoEcm93cxgBIAEoBBIWCg5maXJzdF9yZXZpc2lvbhgCIAEoBBIVCg1sYXN0X3JldmlzaW9uGAMgASgEEi4KCmZpcnN0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWxhc3RfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSY29tcGFjdGVkX3JldmlzaW9uGAYgASgEIt4BCg1EYXRhYmFzZVN0YXRzEgwKBHBhdGgYASABKAkSEgoKZmlsZV9ieXRlcxgCIAEoBBIRCgl3YWxfYnl0ZXMYAyABKAQSEQoJcGFnZV9zaXplGAQgASgEEhIKCnBhZ2VfY291bnQYBSABKAQSFgoOZnJlZWxpc3RfY291bnQYBiABKAQSLwoHb2JqZWN0cxgHIAMoCzIeLmpvYmtlZXAudjEuU3RvcmFnZU9iamVjdFN0YXRzEigKB2hpc3RvcnkYCCABKAsyFy5qb2JrZWVwLnYxLkhpc3RvcnlTcGFuIkQKGEdldERhdGFiYXNlU3RhdHNSZXNwb25zZRIoCgVzdGF0cxgBIAEoCzIZLmpvYmtlZXAudjEuRGF0YWJhc2VTdGF0cyJRCg9MaXN0S2V5c1JlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDQoFdGFibGUYAiABKAkSDgoGcHJlZml4GAMgASgJEg0KBWxpbWl0GAQgASgFIjMKEExpc3RLZXlzUmVzcG9uc2USDAoEa2V5cxgBIAMoCRIRCgl0cnVuY2F0ZWQYAiABKAgiPgoOR2V0Um93c1JlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDQoFdGFibGUYAiABKAkSCwoDa2V5GAMgASgJIiQKD0dldFJvd3NSZXNwb25zZRIRCglyb3dzX2pzb24YASADKAkiKgoWQ29tcGFjdERhdGFiYXNlUmVxdWVzdBIQCghkYXRhYmFzZRgBIAEoCSIpChVCYWNrdXBEYXRhYmFzZVJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkiNwoLQ29weVN0YXJ0ZWQSFAoMc291cmNlX2J5dGVzGAEgASgEEhIKCmNvcHlfYnl0ZXMYAiABKAQiXgoXQ29tcGFjdERhdGFiYXNlUmVzcG9uc2USKgoHc3RhcnRlZBgBIAEoCzIXLmpvYmtlZXAudjEuQ29weVN0YXJ0ZWRIABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiXQoWQmFja3VwRGF0YWJhc2VSZXNwb25zZRIqCgdzdGFydGVkGAEgASgLMhcuam9ia2VlcC52MS5Db3B5U3RhcnRlZEgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCIpChVFeHBvcnREYXRhYmFzZVJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkiOwoWRXhwb3J0RGF0YWJhc2VSZXNwb25zZRISCgp0b3RhbF9yb3dzGAEgASgEEg0KBWxpbmVzGAIgAygJIjgKFUltcG9ydERhdGFiYXNlUmVxdWVzdBIQCghkYXRhYmFzZRgBIAEoCRINCgVsaW5lcxgCIAMoCSJCChZJbXBvcnREYXRhYmFzZVJlc3BvbnNlEhUKDXJvd3NfaW1wb3J0ZWQYASABKAQSEQoJdW5jaGFuZ2VkGAIgASgIIjgKE1J1blJldGVudGlvblJlcXVlc3QSEAoIZGF0YWJhc2UYASABKAkSDwoHZHJ5X3J1bhgCIAEoCCKXAgoQUmV0ZW50aW9uT3V0Y29tZRIQCghkYXRhYmFzZRgBIAEoCRI4CgZmYWlsZWQYAiADKAsyKC5qb2JrZWVwLnYxLlJldGVudGlvbk91dGNvbWUuRmFpbGVkRW50cnkSOgoHZGVsZXRlZBgDIAMoCzIpLmpvYmtlZXAudjEuUmV0ZW50aW9uT3V0Y29tZS5EZWxldGVkRW50cnkSHAoUaGlzdG9yeV9yb3dzX3JlbW92ZWQYBCABKAQaLQoLRmFpbGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ARouCgxEZWxldGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASJGChRSdW5SZXRlbnRpb25SZXNwb25zZRIuCghvdXRjb21lcxgBIAMoCzIcLmpvYmtlZXAudjEuUmV0ZW50aW9uT3V0Y29tZSJCChBEcmFpbk5vZGVSZXF1ZXN0EhYKDnNvdXJjZV9ub2RlX2lkGAEgASgJEhYKDnRhcmdldF9ub2RlX2lkGAIgASgJIkIKEURyYWluTm9kZVJlc3BvbnNlEg0KBW1vdmVkGAEgASgEEg0KBXRvdGFsGAIgASgEEg8KB3JldGlyZWQYAyABKAgiJAoRUmV0aXJlTm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJBChJSZXRpcmVOb2RlUmVzcG9uc2USKwoJZGF0YWJhc2VzGAEgAygLMhguam9ia2VlcC52MS5EYXRhYmFzZUluZm8iwAEKC0FjY2Vzc1Rva2VuEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIwoEcm9sZRgDIAEoDjIVLmpvYmtlZXAudjEuVG9rZW5Sb2xlEhAKCG5vZGVfaWRzGAQgAygJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXwoYQ3JlYXRlQWNjZXNzVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSIwoEcm9sZRgCIAEoDjIVLmpvYmtlZXAudjEuVG9rZW5Sb2xlEhAKCG5vZGVfaWRzGAMgAygJIlkKGUNyZWF0ZUFjY2Vzc1Rva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLQoMYWNjZXNzX3Rva2VuGAIgASgLMhcuam9ia2VlcC52MS5BY2Nlc3NUb2tlbiIyChdMaXN0QWNjZXNzVG9rZW5zUmVxdWVzdBIXCg9pbmNsdWRlX3Jldm9rZWQYASABKAgiSgoYTGlzdEFjY2Vzc1Rva2Vuc1Jlc3BvbnNlEi4KDWFjY2Vzc190b2tlbnMYASADKAsyFy5qb2JrZWVwLnYxLkFjY2Vzc1Rva2VuIiYKGFJldm9rZUFjY2Vzc1Rva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSJKChlSZXZva2VBY2Nlc3NUb2tlblJlc3BvbnNlEi0KDGFjY2Vzc190b2tlbhgBIAEoCzIXLmpvYmtlZXAudjEuQWNjZXNzVG9rZW4qlwEKEURhdGFiYXNlTGlmZWN5Y2xlEiIKHkRBVEFCQVNFX0xJRkVDWUNMRV9VTlNQRUNJRklFRBAAEh0KGURBVEFCQVNFX0xJRkVDWUNMRV9BQ1RJVkUQARIfChtEQVRBQkFTRV9MSUZFQ1lDTEVfRFJBSU5JTkcQAhIeChpEQVRBQkFTRV9MSUZFQ1lDTEVfUkVUSVJFRBADKmoKCVRva2VuUm9sZRIaChZUT0tFTl9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQVE9LRU5fUk9MRV9BRE1JThABEhQKEFRPS0VOX1JPTEVfQUdFTlQQAhIVChFUT0tFTl9ST0xFX1JFQURFUhADMu8KCgxBZG1pblNlcnZpY2USVAoNTGlzdERhdGFiYXNlcxIgLmpvYmtlZXAudjEuTGlzdERhdGFiYXNlc1JlcXVlc3QaIS5qb2JrZWVwLnYxLkxpc3REYXRhYmFzZXNSZXNwb25zZRJUCg1DaGVja0RhdGFiYXNlEiAuam9ia2VlcC52MS5DaGVja0RhdGFiYXNlUmVxdWVzdBohLmpvYmtlZXAudjEuQ2hlY2tEYXRhYmFzZVJlc3BvbnNlEksKCkxpc3RUYWJsZXMSHS5qb2JrZWVwLnYxLkxpc3RUYWJsZXNSZXF1ZXN0Gh4uam9ia2VlcC52MS5MaXN0VGFibGVzUmVzcG9uc2USXQoQR2V0RGF0YWJhc2VTdGF0cxIjLmpvYmtlZXAudjEuR2V0RGF0YWJhc2VTdGF0c1JlcXVlc3QaJC5qb2JrZWVwLnYxLkdldERhdGFiYXNlU3RhdHNSZXNwb25zZRJFCghMaXN0S2V5cxIbLmpvYmtlZXAudjEuTGlzdEtleXNSZXF1ZXN0Ghwuam9ia2VlcC52MS5MaXN0S2V5c1Jlc3BvbnNlEkIKB0dldFJvd3MSGi5qb2JrZWVwLnYxLkdldFJvd3NSZXF1ZXN0Ghsuam9ia2VlcC52MS5HZXRSb3dzUmVzcG9uc2USXAoPQ29tcGFjdERhdGFiYXNlEiIuam9ia2VlcC52MS5Db21wYWN0RGF0YWJhc2VSZXF1ZXN0GiMuam9ia2VlcC52MS5Db21wYWN0RGF0YWJhc2VSZXNwb25zZTABElkKDkJhY2t1cERhdGFiYXNlEiEuam9ia2VlcC52MS5CYWNrdXBEYXRhYmFzZVJlcXVlc3QaIi5qb2JrZWVwLnYxLkJhY2t1cERhdGFiYXNlUmVzcG9uc2UwARJZCg5FeHBvcnREYXRhYmFzZRIhLmpvYmtlZXAudjEuRXhwb3J0RGF0YWJhc2VSZXF1ZXN0GiIuam9ia2VlcC52MS5FeHBvcnREYXRhYmFzZVJlc3BvbnNlMAESWQoOSW1wb3J0RGF0YWJhc2USIS5qb2JrZWVwLnYxLkltcG9ydERhdGFiYXNlUmVxdWVzdBoiLmpvYmtlZXAudjEuSW1wb3J0RGF0YWJhc2VSZXNwb25zZSgBElEKDFJ1blJldGVudGlvbhIfLmpvYmtlZXAudjEuUnVuUmV0ZW50aW9uUmVxdWVzdBogLmpvYmtlZXAudjEuUnVuUmV0ZW50aW9uUmVzcG9uc2USSgoJRHJhaW5Ob2RlEhwuam9ia2VlcC52MS5EcmFpbk5vZGVSZXF1ZXN0Gh0uam9ia2VlcC52MS5EcmFpbk5vZGVSZXNwb25zZTABEksKClJldGlyZU5vZGUSHS5qb2JrZWVwLnYxLlJldGlyZU5vZGVSZXF1ZXN0Gh4uam9ia2VlcC52MS5SZXRpcmVOb2RlUmVzcG9uc2USYAoRQ3JlYXRlQWNjZXNzVG9rZW4SJC5qb2JrZWVwLnYxLkNyZWF0ZUFjY2Vzc1Rva2VuUmVxdWVzdBolLmpvYmtlZXAudjEuQ3JlYXRlQWNjZXNzVG9rZW5SZXNwb25zZRJdChBMaXN0QWNjZXNzVG9rZW5zEiMuam9ia2VlcC52MS5MaXN0QWNjZXNzVG9rZW5zUmVxdWVzdBokLmpvYmtlZXAudjEuTGlzdEFjY2Vzc1Rva2Vuc1Jlc3BvbnNlEmAKEVJldm9rZUFjY2Vzc1Rva2VuEiQuam9ia2VlcC52MS5SZXZva2VBY2Nlc3NUb2tlblJlcXVlc3QaJS5qb2JrZWVwLnYxLlJldm9rZUFjY2Vzc1Rva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_jobkeep_v1_types]);
 
 /**
  * @generated from message jobkeep.v1.DatabaseInfo
@@ -921,6 +921,183 @@ export const RetireNodeResponseSchema: GenMessage<RetireNodeResponse> = /*@__PUR
   messageDesc(file_jobkeep_v1_admin_service, 33);
 
 /**
+ * A bearer token as stored: never its secret.
+ *
+ * @generated from message jobkeep.v1.AccessToken
+ */
+export type AccessToken = Message<"jobkeep.v1.AccessToken"> & {
+  /**
+   * Public: 16 hex digits, the part of the token's text after `jk_`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Unique among active tokens.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: jobkeep.v1.TokenRole role = 3;
+   */
+  role: TokenRole;
+
+  /**
+   * The only nodes whose databases an agent token may write; empty for every node.
+   *
+   * @generated from field: repeated string node_ids = 4;
+   */
+  nodeIds: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 5;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Absent while the token is active.
+   *
+   * @generated from field: google.protobuf.Timestamp revoke_time = 6;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.AccessToken.
+ * Use `create(AccessTokenSchema)` to create a new message.
+ */
+export const AccessTokenSchema: GenMessage<AccessToken> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 34);
+
+/**
+ * @generated from message jobkeep.v1.CreateAccessTokenRequest
+ */
+export type CreateAccessTokenRequest = Message<"jobkeep.v1.CreateAccessTokenRequest"> & {
+  /**
+   * Letters, digits, '.', '_' and '-', starting with a letter or digit.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: jobkeep.v1.TokenRole role = 2;
+   */
+  role: TokenRole;
+
+  /**
+   * Agent tokens only: the nodes it may write; empty for every node.
+   *
+   * @generated from field: repeated string node_ids = 3;
+   */
+  nodeIds: string[];
+};
+
+/**
+ * Describes the message jobkeep.v1.CreateAccessTokenRequest.
+ * Use `create(CreateAccessTokenRequestSchema)` to create a new message.
+ */
+export const CreateAccessTokenRequestSchema: GenMessage<CreateAccessTokenRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 35);
+
+/**
+ * @generated from message jobkeep.v1.CreateAccessTokenResponse
+ */
+export type CreateAccessTokenResponse = Message<"jobkeep.v1.CreateAccessTokenResponse"> & {
+  /**
+   * The token's text, `jk_<id>_<secret>`, sent this once: it cannot be read back later.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: jobkeep.v1.AccessToken access_token = 2;
+   */
+  accessToken?: AccessToken | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.CreateAccessTokenResponse.
+ * Use `create(CreateAccessTokenResponseSchema)` to create a new message.
+ */
+export const CreateAccessTokenResponseSchema: GenMessage<CreateAccessTokenResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 36);
+
+/**
+ * @generated from message jobkeep.v1.ListAccessTokensRequest
+ */
+export type ListAccessTokensRequest = Message<"jobkeep.v1.ListAccessTokensRequest"> & {
+  /**
+   * Revoked tokens too. A cluster has few tokens: the list comes whole, in one response.
+   *
+   * @generated from field: bool include_revoked = 1;
+   */
+  includeRevoked: boolean;
+};
+
+/**
+ * Describes the message jobkeep.v1.ListAccessTokensRequest.
+ * Use `create(ListAccessTokensRequestSchema)` to create a new message.
+ */
+export const ListAccessTokensRequestSchema: GenMessage<ListAccessTokensRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 37);
+
+/**
+ * @generated from message jobkeep.v1.ListAccessTokensResponse
+ */
+export type ListAccessTokensResponse = Message<"jobkeep.v1.ListAccessTokensResponse"> & {
+  /**
+   * @generated from field: repeated jobkeep.v1.AccessToken access_tokens = 1;
+   */
+  accessTokens: AccessToken[];
+};
+
+/**
+ * Describes the message jobkeep.v1.ListAccessTokensResponse.
+ * Use `create(ListAccessTokensResponseSchema)` to create a new message.
+ */
+export const ListAccessTokensResponseSchema: GenMessage<ListAccessTokensResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 38);
+
+/**
+ * @generated from message jobkeep.v1.RevokeAccessTokenRequest
+ */
+export type RevokeAccessTokenRequest = Message<"jobkeep.v1.RevokeAccessTokenRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message jobkeep.v1.RevokeAccessTokenRequest.
+ * Use `create(RevokeAccessTokenRequestSchema)` to create a new message.
+ */
+export const RevokeAccessTokenRequestSchema: GenMessage<RevokeAccessTokenRequest> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 39);
+
+/**
+ * @generated from message jobkeep.v1.RevokeAccessTokenResponse
+ */
+export type RevokeAccessTokenResponse = Message<"jobkeep.v1.RevokeAccessTokenResponse"> & {
+  /**
+   * @generated from field: jobkeep.v1.AccessToken access_token = 1;
+   */
+  accessToken?: AccessToken | undefined;
+};
+
+/**
+ * Describes the message jobkeep.v1.RevokeAccessTokenResponse.
+ * Use `create(RevokeAccessTokenResponseSchema)` to create a new message.
+ */
+export const RevokeAccessTokenResponseSchema: GenMessage<RevokeAccessTokenResponse> = /*@__PURE__*/
+  messageDesc(file_jobkeep_v1_admin_service, 40);
+
+/**
  * Where a node database is in its life. New jobs and executions are refused unless ACTIVE.
  *
  * @generated from enum jobkeep.v1.DatabaseLifecycle
@@ -958,8 +1135,49 @@ export const DatabaseLifecycleSchema: GenEnum<DatabaseLifecycle> = /*@__PURE__*/
   enumDesc(file_jobkeep_v1_admin_service, 0);
 
 /**
+ * What a token may do.
+ *
+ * @generated from enum jobkeep.v1.TokenRole
+ */
+export enum TokenRole {
+  /**
+   * @generated from enum value: TOKEN_ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Everything, AdminService included.
+   *
+   * @generated from enum value: TOKEN_ROLE_ADMIN = 1;
+   */
+  ADMIN = 1,
+
+  /**
+   * Reads and writes of the stores, leases, locks and the node registry; scoped to some nodes'
+   * databases when node_ids is set.
+   *
+   * @generated from enum value: TOKEN_ROLE_AGENT = 2;
+   */
+  AGENT = 2,
+
+  /**
+   * Reads only.
+   *
+   * @generated from enum value: TOKEN_ROLE_READER = 3;
+   */
+  READER = 3,
+}
+
+/**
+ * Describes the enum jobkeep.v1.TokenRole.
+ */
+export const TokenRoleSchema: GenEnum<TokenRole> = /*@__PURE__*/
+  enumDesc(file_jobkeep_v1_admin_service, 1);
+
+/**
  * Operations on the databases themselves, for operators and the `jobkeep-admin` CLI: inspect,
- * check, copy, export and import files, run retention, and drain and retire nodes.
+ * check, copy, export and import files, run retention, drain and retire nodes, and manage the
+ * access tokens callers present.
  *
  * A database is named as its file is, without `.db`: `coordination`, `{node}-requester` or
  * `{node}-compute`. An unknown name is INVALID_ARGUMENT; a name whose file does not exist is
@@ -1101,6 +1319,39 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RetireNodeRequestSchema;
     output: typeof RetireNodeResponseSchema;
+  },
+  /**
+   * Makes a bearer token. The response carries its text, the only time it is ever sent: only a
+   * hash of its secret is stored. A name held by another active token is ALREADY_EXISTS. There
+   * is no request_id: a retry could not be given the first response, whose secret is not kept;
+   * the name's uniqueness makes a retry ALREADY_EXISTS instead of a second token.
+   *
+   * @generated from rpc jobkeep.v1.AdminService.CreateAccessToken
+   */
+  createAccessToken: {
+    methodKind: "unary";
+    input: typeof CreateAccessTokenRequestSchema;
+    output: typeof CreateAccessTokenResponseSchema;
+  },
+  /**
+   * The access tokens, by name then age; never their secrets.
+   *
+   * @generated from rpc jobkeep.v1.AdminService.ListAccessTokens
+   */
+  listAccessTokens: {
+    methodKind: "unary";
+    input: typeof ListAccessTokensRequestSchema;
+    output: typeof ListAccessTokensResponseSchema;
+  },
+  /**
+   * Ends a token at once. NOT_FOUND for an unknown id; revoking twice keeps the first revoke time.
+   *
+   * @generated from rpc jobkeep.v1.AdminService.RevokeAccessToken
+   */
+  revokeAccessToken: {
+    methodKind: "unary";
+    input: typeof RevokeAccessTokenRequestSchema;
+    output: typeof RevokeAccessTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobkeep_v1_admin_service, 0);
