@@ -7,6 +7,7 @@ import { SERVER_MAIN, spawnNodeProcess, type NodeProcess } from './node-process.
 /** The built agents, as their `bin` entries run them. */
 export const REQUESTER_MAIN = fileURLToPath(new URL('../../../apps/requester/dist/main.js', import.meta.url));
 export const COMPUTE_MAIN = fileURLToPath(new URL('../../../apps/compute/dist/main.js', import.meta.url));
+export const ADMIN_MAIN = fileURLToPath(new URL('../../../apps/admin/dist/main.js', import.meta.url));
 
 export interface ComputeNodeSettings {
   id: string;
