@@ -11,6 +11,7 @@ import { implementService } from './service-implementation.js';
 import { Echo } from './test-support/echo-service.js';
 import { startTestServer, type TestServer } from './test-support/test-server.js';
 import { createTypedClient, type TypedClient } from './typed-client.js';
+import { MAX_STATUS_MESSAGE_BYTES } from './wire-status.js';
 
 /** Health statuses by service name; 'change' is emitted with (service, status). */
 class StatusBoard extends EventEmitter {
@@ -173,6 +174,17 @@ describe('implementService, unary', () => {
     expect(error.code).toBe('NOT_FOUND');
     expect(error.message).toBe('job j-404 not found');
     expect(error.cause).toMatchObject({ code: 5, details: 'job j-404 not found' });
+  });
+
+  it('cuts a message that quotes a huge input, so that the connection keeps answering', async () => {
+    // Sent whole, a message over 64 KiB is refused by the client's HTTP/2 layer, and the call and
+    // every later one on the connection then went unanswered until their deadlines.
+    const error = await failure(jobStore.getJob({ nodeId: 'node-1', key: { case: 'id', value: 'x'.repeat(1024 * 1024) } }, { deadlineMs: 5000 }));
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toMatch(/^job x+…$/);
+    expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(MAX_STATUS_MESSAGE_BYTES);
+    const next = await failure(jobStore.getJob({ nodeId: 'node-1', key: { case: 'id', value: 'j-404' } }, { deadlineMs: 5000 }));
+    expect(next.code).toBe('NOT_FOUND');
   });
 
   it('sends any other error as INTERNAL, hiding its details, and reports it', async () => {

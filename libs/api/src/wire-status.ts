@@ -1,6 +1,16 @@
 import { JobkeepError } from '@jobkeep/errors';
 import { status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 
+/**
+ * The most UTF-8 bytes of a message sent as a status. Messages that quote a caller's input would
+ * otherwise grow with it, and the message travels in the grpc-message trailer, percent-encoded (up
+ * to three times longer). Clients refuse metadata past their limit: gRPC's C core by default past
+ * 8 KiB; Node's HTTP/2 layer (nghttp2) fails a header field past 64 KiB with COMPRESSION_ERROR,
+ * after which grpc-js leaves that call and the next ones on the connection unanswered until their
+ * deadlines.
+ */
+export const MAX_STATUS_MESSAGE_BYTES = 1024;
+
 /** Told about every failure that is not a JobkeepError: a bug, or a fault nobody named. */
 export type UnexpectedErrorReporter = (error: unknown, methodPath: string) => void;
 
@@ -18,10 +28,24 @@ export function toWireStatus(
   // OK is not a failure: a JobkeepError carrying it is a bug, and sending it would make the
   // client believe a call without a response succeeded.
   if (error instanceof JobkeepError && error.code !== 'OK') {
-    return { code: error.statusCode, details: error.message };
+    return { code: error.statusCode, details: boundedMessage(error.message) };
   }
   reportUnexpected?.(error, methodPath);
   return { code: status.INTERNAL, details: 'internal server error' };
+}
+
+/** The message, cut between characters (never inside a surrogate pair) to fit the limit, ending in '…' when cut. */
+function boundedMessage(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_STATUS_MESSAGE_BYTES) return message;
+  const ellipsis = '…';
+  let bytes = Buffer.byteLength(ellipsis);
+  let kept = '';
+  for (const character of message) {
+    bytes += Buffer.byteLength(character);
+    if (bytes > MAX_STATUS_MESSAGE_BYTES) break;
+    kept += character;
+  }
+  return kept + ellipsis;
 }
 
 /**

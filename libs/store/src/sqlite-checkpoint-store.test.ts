@@ -120,6 +120,15 @@ describe('SqliteCheckpointStore', () => {
     expect(await checkpointStore.getCheckpoint('node-1', 'compute', 'kept')).toEqual(kept);
   });
 
+  it('refuses a put expecting an existing checkpoint on a node without that database, and creates no file', async () => {
+    const { checkpointStore } = temp.open();
+    const before = filesBelow(temp.root());
+    const refused = await rejection(checkpointStore.putCheckpoint('never-seen', 'requester', { name: 'leader', data: bytes('a'), expectedRevision: 1 }), 'FAILED_PRECONDITION');
+    expect(refused).toBe('checkpoint leader does not exist (current revision 0), not at the expected revision 1');
+    expect(filesBelow(temp.root())).toEqual(before);
+    expect((await checkpointStore.putCheckpoint('never-seen', 'requester', { name: 'leader', data: bytes('a'), expectedRevision: 0 })).revision).toBe(1);
+  });
+
   it('answers reads of a node without that database with NOT_FOUND and creates no file', async () => {
     const { checkpointStore } = temp.open();
     const before = filesBelow(temp.root());

@@ -1,4 +1,4 @@
-import { failedPrecondition, notFound } from '@jobkeep/errors';
+import { failedPrecondition, isJobkeepError, notFound } from '@jobkeep/errors';
 import type { Checkpoint, CheckpointInfo, CheckpointQuery, CheckpointStore, PutCheckpointInput } from './checkpoint-store.js';
 import { checkCheckpointData, checkCheckpointName, checkCheckpointPrefix, checkDatabaseKind } from './checkpoint-validation.js';
 import type { DatabasePool } from './database-pool.js';
@@ -41,20 +41,22 @@ interface CheckedPut {
   expectedRevision: number | undefined;
 }
 
+function notAtExpectedRevision(name: string, current: number | undefined, expected: number) {
+  return failedPrecondition(
+    current === undefined
+      ? `checkpoint ${name} does not exist (current revision 0), not at the expected revision ${expected}`
+      : expected === 0
+        ? `checkpoint ${name} already exists at revision ${current}; expected revision 0 means it must not exist yet`
+        : `checkpoint ${name} is at revision ${current}, not at the expected revision ${expected}`,
+  );
+}
+
 export function putCheckpointInTx(db: NodeDatabase, input: CheckedPut, now: number): Checkpoint {
   const current = db.statement('SELECT revision FROM checkpoints WHERE name = ?').get(input.name) as
     | { revision: number }
     | undefined;
   const expected = input.expectedRevision;
-  if (expected !== undefined && expected !== (current?.revision ?? 0)) {
-    throw failedPrecondition(
-      current === undefined
-        ? `checkpoint ${input.name} does not exist (current revision 0), not at the expected revision ${expected}`
-        : expected === 0
-          ? `checkpoint ${input.name} already exists at revision ${current.revision}; expected revision 0 means it must not exist yet`
-          : `checkpoint ${input.name} is at revision ${current.revision}, not at the expected revision ${expected}`,
-    );
-  }
+  if (expected !== undefined && expected !== (current?.revision ?? 0)) throw notAtExpectedRevision(input.name, current?.revision, expected);
   db.statement(
     `INSERT INTO checkpoints (name, data, revision, modify_time) VALUES (?, ?, 1, ?)
      ON CONFLICT (name) DO UPDATE SET data = excluded.data, revision = revision + 1, modify_time = excluded.modify_time`,
@@ -79,7 +81,17 @@ export class SqliteCheckpointStore implements CheckpointStore {
       data: checkCheckpointData(input.data),
       expectedRevision: input.expectedRevision === undefined ? undefined : checkRevision('expected_revision', input.expectedRevision),
     };
-    const db = this.pool.get(checkDatabaseKind(kind), nodeId, true);
+    const expected = checked.expectedRevision;
+    // Only a put that an empty database satisfies may create the node's database: one expecting
+    // an existing checkpoint fails there, and must not leave a new database behind.
+    const mayCreate = expected === undefined || expected === 0;
+    let db: NodeDatabase;
+    try {
+      db = this.pool.get(checkDatabaseKind(kind), nodeId, mayCreate);
+    } catch (error) {
+      if (!mayCreate && isJobkeepError(error, 'NOT_FOUND')) throw notAtExpectedRevision(checked.name, undefined, expected);
+      throw error;
+    }
     return db.write(() => putCheckpointInTx(db, checked, this.now()));
   }
 
