@@ -16,7 +16,7 @@ import {
 import { launchServer, useNodeProcesses } from '@jobkeep/testing';
 import { describe, expect, it } from 'vitest';
 import { RawCaller, type RawOutcome } from './test-support/fuzz-calls.js';
-import { DataDirFingerprint } from './test-support/fuzz-fingerprint.js';
+import { DataDirFingerprint } from './test-support/data-dir-fingerprint.js';
 import { MessageFuzzer, Prng, type KnownValues } from './test-support/fuzz-values.js';
 
 // Admin last: a fuzzed DrainNode or RetireNode that happens to be valid may move the seeded data away.
