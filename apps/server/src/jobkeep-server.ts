@@ -19,10 +19,13 @@ import { RetentionScheduler } from './retention-scheduler.js';
 import type { ServerConfig } from './server-config.js';
 import { checkSecuritySettings, serverCredentials } from './server-security.js';
 import { authenticateCalls } from './call-authentication.js';
+import { ServerMetrics } from './server-metrics.js';
 
 export interface RunningServer {
   /** The address actually bound (the port is resolved when 0 was asked for). */
   readonly address: string;
+  /** Where GET /metrics is served, when --metrics-listen asked for it. */
+  readonly metricsAddress: string | undefined;
   readonly storage: Storage;
   /**
    * Stops accepting calls, lets in-flight calls finish (cancelling them after the grace
@@ -76,6 +79,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
   const health = new HealthImplementation({ '': 'SERVING' });
   // Aborted at shutdown, so that watches end at once instead of holding it for the grace period.
   const watches = new AbortController();
+  let metricsEndpoint: { address: string; close: () => Promise<void> } | undefined;
   const watch: WatchSettings = {
     progressIntervalMs: config.watchProgressIntervalMs,
     stallTimeoutMs: config.watchStallTimeoutMs,
@@ -85,15 +89,17 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
     const admit = config.auth === 'token' ? await tokenAdmission(storage) : undefined;
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit }));
-    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit }));
-    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError, admit }));
-    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError, admit }));
-    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError, admit }));
-    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError, admit }));
+    const metrics = new ServerMetrics(storage);
+    const onCallEnded = metrics.observeCall;
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit, onCallEnded }));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit, onCallEnded }));
+    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError, admit, onCallEnded }));
+    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError, admit, onCallEnded }));
+    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError, admit, onCallEnded }));
+    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError, admit, onCallEnded }));
     server.addService(
       grpcServiceDefinition(AdminService),
-      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError, admit }),
+      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError, admit, onCallEnded }),
     );
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
@@ -101,13 +107,17 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     const port = await bind(server, config.listen, credentials);
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     hold.setAddress(address);
-    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config) }, 'jobkeep serving');
+    metricsEndpoint = config.metricsListen === undefined ? undefined : await metrics.serve(config.metricsListen);
+    const metricsAddress = metricsEndpoint?.address;
+    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config), metricsAddress }, 'jobkeep serving');
     retention.start();
     // Claims of leases that ended just before a crash go back to their queues now.
     void storage.claims.returnOrphanedClaims();
     sweeper.start();
-    return { address, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, hold, config, logger)) };
+    const stopMetrics = metricsEndpoint?.close ?? (async () => {});
+    return { address, metricsAddress, storage, shutdown: once(() => shutdown(server, health, storage, retention, sweeper, watches, stopMetrics, hold, config, logger)) };
   } catch (error) {
+    await metricsEndpoint?.close();
     server.forceShutdown();
     storage.close();
     throw error;
@@ -150,6 +160,7 @@ async function shutdown(
   retention: RetentionScheduler,
   sweeper: LeaseSweeper,
   watches: AbortController,
+  stopMetrics: () => Promise<void>,
   hold: HeldDataDir,
   config: ServerConfig,
   logger: Logger,
@@ -171,6 +182,7 @@ async function shutdown(
     logger.warn('in-flight calls outlived the grace period; cancelling them');
     server.forceShutdown();
   }
+  await stopMetrics();
   // A revoke during the drain may have started handing claimed jobs back; let it finish.
   await storage.claims.settled();
   // Every store call is one synchronous transaction, so once no call is in flight (and the

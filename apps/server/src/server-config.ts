@@ -27,6 +27,8 @@ export interface ServerConfig extends SecuritySettings {
   leaseSweepIntervalMs: number;
   /** The largest request the server takes, in bytes. */
   maxMessageBytes: number;
+  /** host:port of the Prometheus metrics endpoint; none when undefined. */
+  metricsListen: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -145,6 +147,7 @@ export function serverCommand(): Command {
         .default(16 * 1024 * 1024)
         .argParser(positiveInteger),
     )
+    .addOption(new Option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off unless given)').env('JOBKEEP_METRICS_LISTEN').argParser(listenAddress))
     .showHelpAfterError();
 }
 

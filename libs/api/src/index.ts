@@ -419,6 +419,7 @@ export { implementService } from './service-implementation.js';
 export type {
   BidiStreamingHandler,
   CallAdmission,
+  CallObserver,
   ClientStreamingHandler,
   MethodHandler,
   RequestCheck,

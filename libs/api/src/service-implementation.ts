@@ -12,6 +12,7 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
+import { statusCodeName, type StatusCodeName } from '@jobkeep/errors';
 import { createCallContext, type CallContext, type StallLimit } from './call-context.js';
 import { toWireStatus, type UnexpectedErrorReporter } from './wire-status.js';
 
@@ -80,7 +81,11 @@ export interface ServiceImplementationOptions {
   onUnexpectedError?: UnexpectedErrorReporter;
   /** Runs first in every call: authentication, authorization, validation. */
   admit?: CallAdmission;
+  /** Told when a call ends, with the status it ended with and how long it took: for metrics. */
+  onCallEnded?: CallObserver;
 }
+
+export type CallObserver = (method: DescMethod, code: StatusCodeName, seconds: number) => void;
 
 type AnyHandler = (input: never, context: CallContext) => Promise<unknown> | AsyncIterable<unknown>;
 
@@ -113,6 +118,7 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
 
   // Unary and client-streaming calls: one response, through the callback.
   const answerOnce = (call: AnswerOnceCall, callback: grpc.sendUnaryData<Message>) => {
+    const ended = callTimer(method, options.onCallEnded);
     const { context, dispose } = createCallContext(call);
     // Building the response inside the chain makes a malformed one a failure like any other.
     run(async () => {
@@ -120,28 +126,50 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
       return create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>));
     })
       .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(failure(error, context)),
+        (response) => {
+          ended('OK');
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const status = failure(error, context);
+          ended(statusCodeName(status.code));
+          callback(status);
+        },
       )
       .finally(dispose);
   };
 
   // Server-streaming and bidi calls: a stream of responses, then the status.
   const answerStream = (call: AnswerStreamCall) => {
+    const ended = callTimer(method, options.onCallEnded);
     const { context, dispose, stallLimit } = createCallContext(call);
     run(async () => {
       const input = admittedInput(call, await options.admit?.(method, context));
       await writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit);
     })
       .then(
-        () => call.end(),
+        () => {
+          ended('OK');
+          call.end();
+        },
         // grpc-js turns an 'error' event on a server stream into the call's final status.
-        (error: unknown) => call.emit('error', failure(error, context)),
+        (error: unknown) => {
+          const status = failure(error, context);
+          ended(statusCodeName(status.code));
+          call.emit('error', status);
+        },
       )
       .finally(dispose);
   };
 
   return method.methodKind === 'unary' || method.methodKind === 'client_streaming' ? answerOnce : answerStream;
+}
+
+/** Starts timing a call; the returned function reports its end (once) to `observer`. */
+function callTimer(method: DescMethod, observer: CallObserver | undefined): (code: StatusCodeName) => void {
+  if (observer === undefined) return () => {};
+  const started = process.hrtime.bigint();
+  return (code) => observer(method, code, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 /** The call's request, or its stream of requests, each passed through `check` first. */

@@ -10,6 +10,13 @@ import { NodeDatabase } from './node-database.js';
 import { openSqlite } from './sqlite-connection.js';
 import { readStateCounters } from './state-counters.js';
 
+/** An open node database's records by state, as its counters hold them. */
+export interface OpenDatabaseCounts {
+  kind: NodeDatabaseKind;
+  nodeId: string;
+  counts: Record<string, number>;
+}
+
 /** What the pool reports each time it opens a node database. */
 export interface DatabaseOpenedInfo {
   kind: NodeDatabaseKind;
@@ -37,6 +44,8 @@ export interface DatabasePoolOptions {
  */
 export class DatabasePool {
   private readonly open: LRUCache<string, NodeDatabase>;
+  /** Whose each open database is: file paths come from templates, so they cannot say. */
+  private readonly owners = new WeakMap<NodeDatabase, { kind: NodeDatabaseKind; nodeId: string }>();
   private readonly now: () => number;
   /** Commits by kind and node, for watches; kept here so that it outlives evicted handles. */
   readonly commits = new CommitNotifier();
@@ -82,6 +91,7 @@ export class DatabasePool {
       () => this.catalogue.checkTakesNewRecords(nodeId, kind),
     );
     this.open.set(key, database);
+    this.owners.set(database, { kind, nodeId });
     this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
     return database;
   }
@@ -103,6 +113,14 @@ export class DatabasePool {
 
   get size(): number {
     return this.open.size;
+  }
+
+  /**
+   * Records by state of every open database, from the counters kept with each change: a few
+   * rows per database, so a metrics scrape never scans records nor opens a closed file.
+   */
+  openDatabaseCounts(): OpenDatabaseCounts[] {
+    return [...this.open.values()].map((database) => ({ ...this.owners.get(database)!, counts: database.read(() => readStateCounters(database.db, this.owners.get(database)!.kind)) }));
   }
 
   closeAll(): void {

@@ -69,7 +69,7 @@ export { EXECUTION_TRANSITIONS, isTerminalExecutionState } from './execution-tra
 export { EXECUTION_LIMITS } from './execution-validation.js';
 export type { Checkpoint, CheckpointInfo, CheckpointQuery, CheckpointStore, PutCheckpointInput } from './checkpoint-store.js';
 export { CHECKPOINT_LIMITS } from './checkpoint-validation.js';
-export type { DatabaseOpenedInfo } from './database-pool.js';
+export type { DatabaseOpenedInfo, OpenDatabaseCounts } from './database-pool.js';
 export { checkNodeDatabase } from './consistency-check.js';
 export type { ConsistencyProblem } from './consistency-check.js';
 

@@ -8,7 +8,7 @@ import { LockManager } from './lock-manager.js';
 import type { LockStore } from './lock-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { DatabaseLocations, type DatabaseLocationSettings } from './database-locations.js';
-import { DatabasePool, type DatabaseOpenedInfo } from './database-pool.js';
+import { DatabasePool, type DatabaseOpenedInfo, type OpenDatabaseCounts } from './database-pool.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ExecutionStore } from './execution-store.js';
 import type { JobStore } from './job-store.js';
@@ -87,6 +87,8 @@ export interface Storage {
   readonly admin: StorageAdmin;
   /** Bearer tokens and their roles, in coordination.db. */
   readonly accessTokens: AccessTokens;
+  /** How many node databases are open now, and their records by state: for metrics. */
+  openDatabases(): OpenDatabaseCounts[];
   /** Ends every Acquire still waiting with UNAVAILABLE; the server calls it when it starts shutting down. */
   stopLockWaits(): void;
   close(): void;
@@ -149,6 +151,7 @@ export function openStorage(settings: StorageSettings): Storage {
     lockStore: locks,
     admin: storageAdmin(pool, catalogue, retention, drainer),
     accessTokens: new SqliteAccessTokens(coordinationDatabase, clock),
+    openDatabases: () => pool.openDatabaseCounts(),
     stopLockWaits: () => locks.close(),
     close() {
       claims.close();
