@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
@@ -26,12 +27,26 @@ export async function eventually<T>(
   }
 }
 
-/** Whether no process has this pid any more (a zombie still counts until its parent reaps it). */
+/** Whether no process runs under this pid any more: none has it, or it is a zombie waiting to be reaped. */
 export function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  return isZombie(pid);
+}
+
+/**
+ * A killed process whose parent already exited waits for PID 1 to reap it, and some container
+ * inits reap late: until then it is a zombie, which runs nothing and holds nothing but its pid.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    // The state follows the command name, which is in parentheses and may itself hold spaces.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // gone between the signal and the read
   }
 }
