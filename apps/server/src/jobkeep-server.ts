@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
+import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService, type CallAdmission } from '@jobkeep/api';
 import { holdDataDir, openStorage, type HeldDataDir, type Storage } from '@jobkeep/store';
 import { removeAdminLeftovers } from './admin-copy-stream.js';
 import { adminServiceHandlers } from './admin-service.js';
@@ -17,6 +17,8 @@ import { nodeRegistryHandlers } from './node-registry-service.js';
 import type { Logger } from './logger.js';
 import { RetentionScheduler } from './retention-scheduler.js';
 import type { ServerConfig } from './server-config.js';
+import { checkRequest } from './request-validation.js';
+import { WatchSlots } from './watch-slots.js';
 
 export interface RunningServer {
   /** The address actually bound (the port is resolved when 0 was asked for). */
@@ -52,6 +54,7 @@ async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): P
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
+    limits: { maxSpecBytes: config.maxSpecBytes, maxBlobBytes: config.maxBlobBytes, maxLockWaiters: config.maxLockWaiters },
     retention: { requester: config.jobRetention, compute: config.executionRetention },
     onClaimsReturned: (returned, failure) => {
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
@@ -76,18 +79,21 @@ async function serve(config: ServerConfig, logger: Logger, hold: HeldDataDir): P
     stallTimeoutMs: config.watchStallTimeoutMs,
     stopping: watches.signal,
     onStalled: (nodeId, resumeFrom) => logger.warn({ nodeId, resumeFrom }, 'watch dropped: the watcher stopped reading'),
+    slots: new WatchSlots(config.maxWatchesPerConnection),
   };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError }));
-    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError }));
+    // Every request message is checked against its rules before its handler sees it.
+    const admit: CallAdmission = (method) => (request) => checkRequest(method, request, storage.limits);
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError, admit }));
+    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError, admit }));
     server.addService(
       grpcServiceDefinition(AdminService),
-      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError }),
+      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError, admit }),
     );
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
