@@ -31,6 +31,8 @@ export interface AdminSettings {
 /** An export message holds up to this many lines, or about this many bytes, whichever comes first. */
 export const EXPORT_MESSAGE_LINES = 1000;
 export const EXPORT_MESSAGE_BYTES = 256 * 1024;
+/** An import message holds at most this many lines (the admin tool sends 500 at a time). */
+export const IMPORT_MESSAGE_LINES = 10_000;
 /** The least time between two progress messages of a drain (its last one is always sent). */
 export const DRAIN_PROGRESS_INTERVAL_MS = 100;
 

@@ -245,7 +245,7 @@ describe('jobkeep.v1.JobStore batches over gRPC', () => {
       await expect(client.getBatch({ nodeId: NODE, batchId })).rejects.toEqual(failsWith('NOT_FOUND', batchId));
       expect((await client.listJobs({ nodeId: NODE, batchId })).jobs).toEqual([]);
     }
-    await expect(client.createBatch({ nodeId: NODE, batch: { id: 'bad id!' }, jobs: good })).rejects.toEqual(failsWith('INVALID_ARGUMENT', 'batch id'));
+    await expect(client.createBatch({ nodeId: NODE, batch: { id: 'bad id!' }, jobs: good })).rejects.toEqual(failsWith('INVALID_ARGUMENT', 'batch.id'));
     expect((await client.listJobs({ nodeId: NODE })).jobs.map((job) => job.id)).toEqual(['bystander']);
     expect((await client.listBatches({ nodeId: NODE })).batches).toEqual([]);
     expect(await historyFrom(client, NODE)).toEqual(before);

@@ -10,8 +10,8 @@ import type { Checkpoint, CheckpointInfo, CheckpointStore, NodeDatabaseKind as S
 import { requiredEnumName, revisionNumber, timestamp } from './wire-conversions.js';
 
 /**
- * jobkeep.v1.CheckpointStore: named blobs in a node's requester or compute database. As in the
- * other services, content is validated by the store; this layer checks only the wire's enums.
+ * jobkeep.v1.CheckpointStore: named blobs in a node's requester or compute database. Requests
+ * arrive checked against their rules (checkpoint-store-requests.ts).
  */
 export function checkpointStoreHandlers(store: CheckpointStore) {
   return {

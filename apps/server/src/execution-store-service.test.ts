@@ -147,7 +147,7 @@ describe('jobkeep.v1.ExecutionStore over gRPC', () => {
       [() => executions.createExecution({ nodeId: NODE, execution: { jobId: 'j-1' } }), ['requester_node_id']],
       [() => executions.createExecution({ nodeId: NODE, execution: { jobId: 'j-1', requesterNodeId: 'r', state: ExecutionState.RUNNING } }), ['CREATED']],
       [() => executions.createExecution({ nodeId: NODE, execution: { jobId: 'j-1', requesterNodeId: 'r', state: 99 as ExecutionState } }), ['execution.state']],
-      [() => executions.createExecution({ nodeId: NODE, execution: { jobId: 'j-1', requesterNodeId: 'r', jobSpec: { blob: 'x'.repeat(300_000) } } }), ['job_spec', 'limit']],
+      [() => executions.createExecution({ nodeId: NODE, execution: { jobId: 'j-1', requesterNodeId: 'r', jobSpec: { blob: 'x'.repeat(1024 * 1024) } } }), ['job_spec', 'limit']],
       [() => executions.updateExecutionState({ nodeId: NODE, executionId: id }), ['new_state']],
       [
         () => executions.updateExecutionState({ nodeId: NODE, executionId: id, newState: ExecutionState.FAILED, runResult: { exitCode: 1, stdoutTail: 'x'.repeat(5000) } }),

@@ -20,8 +20,8 @@ import { enumName, enumNames, required, requiredEnumName, revisionNumber } from 
 /**
  * jobkeep.v1.ExecutionStore (but WatchExecutions, merged in where the server registers the
  * service): each handler turns its request into a store call and the stored record back into a
- * response. Validation of content is the store's; this layer only checks what the wire format
- * cannot say (a required message, a known enum value).
+ * response. Requests arrive checked against their rules (execution-store-requests.ts); the store
+ * checks content again for its other callers.
  */
 export function executionStoreHandlers(store: ExecutionStore, watch: { history: ExecutionHistoryFeed; settings: WatchSettings }) {
   return {

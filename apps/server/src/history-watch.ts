@@ -2,6 +2,7 @@ import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { CallContext } from '@jobkeep/api';
 import { resourceExhausted, unavailable } from '@jobkeep/errors';
 import { revisionCompacted, type HistoryEvent, type HistoryFeed, type HistoryFilter, type HistoryPage } from '@jobkeep/store';
+import type { WatchSlots } from './watch-slots.js';
 
 export interface WatchSettings {
   /** A stream that has sent nothing for this long gets a progress message. */
@@ -14,6 +15,8 @@ export interface WatchSettings {
   pageSize?: number;
   /** Told when a watch is dropped for not reading, for the log. */
   onStalled?: (nodeId: string, resumeFrom: number) => void;
+  /** The watches open per client connection, WatchJobs and WatchExecutions together. */
+  slots: WatchSlots;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService } from '@jobkeep/api';
+import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService, type CallAdmission } from '@jobkeep/api';
 import { holdDataDir, openStorage, type HeldDataDir, type Storage } from '@jobkeep/store';
 import { removeAdminLeftovers } from './admin-copy-stream.js';
 import { adminServiceHandlers } from './admin-service.js';
@@ -20,6 +20,8 @@ import type { ServerConfig } from './server-config.js';
 import { checkSecuritySettings, serverCredentials } from './server-security.js';
 import { authenticateCalls } from './call-authentication.js';
 import { ServerMetrics } from './server-metrics.js';
+import { checkRequest } from './request-validation.js';
+import { WatchSlots } from './watch-slots.js';
 
 export interface RunningServer {
   /** The address actually bound (the port is resolved when 0 was asked for). */
@@ -60,6 +62,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
+    limits: { maxSpecBytes: config.maxSpecBytes, maxBlobBytes: config.maxBlobBytes, maxLockWaiters: config.maxLockWaiters },
     retention: { requester: config.jobRetention, compute: config.executionRetention },
     onClaimsReturned: (returned, failure) => {
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
@@ -85,10 +88,20 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     stallTimeoutMs: config.watchStallTimeoutMs,
     stopping: watches.signal,
     onStalled: (nodeId, resumeFrom) => logger.warn({ nodeId, resumeFrom }, 'watch dropped: the watcher stopped reading'),
+    slots: new WatchSlots(config.maxWatchesPerConnection),
   };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
-    const admit = config.auth === 'token' ? await tokenAdmission(storage) : undefined;
+    const authenticate = config.auth === 'token' ? await tokenAdmission(storage) : undefined;
+    // Who calls first, then what they send: a caller the server does not admit learns nothing
+    // from the request rules. Every request message is checked before its handler sees it.
+    const admit: CallAdmission = async (method, context) => {
+      const scope = await authenticate?.(method, context);
+      return (request) => {
+        scope?.(request);
+        checkRequest(method, request, storage.limits);
+      };
+    };
     const metrics = new ServerMetrics(storage);
     const onCallEnded = metrics.observeCall;
     server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit, onCallEnded }));

@@ -84,7 +84,9 @@ describe('jobkeep.v1.LockService over gRPC', () => {
     await expect(locks.acquire({ name: '/locks/y', leaseId: other, lockDelayMs: 60_001 })).rejects.toEqual(failsWith('INVALID_ARGUMENT'));
 
     const name = '/locks/storage/ark:/13030/x';
-    await expect(locks.release({ name, leaseId: held.leaseId, fencingToken: held.fencingToken - 1n })).rejects.toEqual(failsWith('FAILED_PRECONDITION'));
+    await expect(locks.release({ name, leaseId: held.leaseId, fencingToken: held.fencingToken + 1n })).rejects.toEqual(failsWith('FAILED_PRECONDITION'));
+    // Tokens start at 1: a release with none can never succeed.
+    await expect(locks.release({ name, leaseId: held.leaseId, fencingToken: 0n })).rejects.toEqual(failsWith('INVALID_ARGUMENT', 'fencing_token is required'));
     await expect(locks.release({ name, leaseId: other, fencingToken: held.fencingToken })).rejects.toEqual(failsWith('FAILED_PRECONDITION'));
     await locks.release({ name, leaseId: held.leaseId, fencingToken: held.fencingToken });
     await expect(locks.release({ name, leaseId: held.leaseId, fencingToken: held.fencingToken })).rejects.toEqual(failsWith('FAILED_PRECONDITION', 'free'));
@@ -212,6 +214,33 @@ describe('jobkeep.v1.LockService over gRPC', () => {
 
     await client.createJob({ nodeId: 'old-director', job: { name: 'moving' } });
     expect(await server.storage.admin.drainNode('old-director', 'new-director')).toMatchObject({ moved: 1, retired: true });
+  });
+
+  it('lets at most --max-lock-waiters wait in one lock\'s line; one more is RESOURCE_EXHAUSTED until a waiter leaves', async () => {
+    const { server } = await servers.start({ maxLockWaiters: 2 });
+    const { leases, locks } = clientsOf(server.address);
+    const name = '/locks/crowded';
+    const held = await holdLock({ leases, locks }, name);
+    const [first, second, third] = await Promise.all([1, 2, 3].map(async () => (await leases.grant({ ttlSeconds: 60n })).lease!.id));
+    const leaves = new AbortController();
+    const firstWaits = locks.acquire({ name, leaseId: first!, wait: true }, { deadlineMs: 60_000, signal: leaves.signal });
+    const secondWaits = locks.acquire({ name, leaseId: second!, wait: true }, { deadlineMs: 60_000 });
+    await eventually(async () => (await locks.get({ name })).lock!.waiterLeaseIds.length === 2);
+
+    await expect(locks.acquire({ name, leaseId: third!, wait: true })).rejects.toEqual(
+      failsWith('RESOURCE_EXHAUSTED', "lock /locks/crowded already has 2 waiters in line, the most one lock may have (the server's --max-lock-waiters); try again later"),
+    );
+    expect((await locks.get({ name })).lock!.waiterLeaseIds).toEqual([first, second]);
+
+    leaves.abort();
+    await expect(firstWaits).rejects.toEqual(failsWith('CANCELLED'));
+    await eventually(async () => (await locks.get({ name })).lock!.waiterLeaseIds.length === 1);
+    const thirdWaits = locks.acquire({ name, leaseId: third!, wait: true }, { deadlineMs: 60_000 });
+    await eventually(async () => (await locks.get({ name })).lock!.waiterLeaseIds.length === 2);
+    await locks.release({ name, leaseId: held.leaseId, fencingToken: held.fencingToken });
+    const granted = await secondWaits;
+    await locks.release({ name, leaseId: second!, fencingToken: granted.fencingToken });
+    expect((await thirdWaits).lock!.holderLeaseId).toBe(third);
   });
 
   it('ends waiting Acquires and open KeepAlive streams with UNAVAILABLE when the server shuts down', async () => {

@@ -6,25 +6,12 @@ import type {
   LockServiceListRequest,
   ReleaseRequest,
 } from '@jobkeep/api';
-import { invalidArgument } from '@jobkeep/errors';
 import type { LockStore } from '@jobkeep/store';
 import { lockToWire, storeNumber } from './coordination-wire.js';
 
 /**
- * Locks the server takes for itself, such as the drain lock (/jobkeep/drain) that keeps a second
- * drain from running. The server takes them through its store, in process; a client that could
- * take, release or force-release one (a lock's holder and token are visible to Get) could run two
- * drains at once. Get and List stay open: they only show who holds what.
- */
-export const RESERVED_LOCK_PREFIX = '/jobkeep/';
-
-function clientLockName(name: string): string {
-  if (name.startsWith(RESERVED_LOCK_PREFIX)) throw invalidArgument(`lock names under ${RESERVED_LOCK_PREFIX} are reserved for the server; ${name} is one`);
-  return name;
-}
-
-/**
- * jobkeep.v1.LockService. A waiting Acquire passes the call's signal on, so that a client that
+ * jobkeep.v1.LockService, whose requests arrive checked (lock-service-requests.ts: names under
+ * the server's reserved prefix are refused there). A waiting Acquire passes the call's signal on, so that a client that
  * gives up (its deadline, a cancel, a closed connection) leaves the line at once rather than
  * being granted a lock nobody is there to use.
  */
@@ -32,7 +19,7 @@ export function lockServiceHandlers(locks: LockStore) {
   return {
     async acquire(request: AcquireRequest, context: CallContext) {
       const acquired = await locks.acquire({
-        name: clientLockName(request.name),
+        name: request.name,
         leaseId: storeNumber(request.leaseId, 'lease_id'),
         wait: request.wait,
         waitTimeoutMs: request.waitTimeoutMs,
@@ -43,7 +30,7 @@ export function lockServiceHandlers(locks: LockStore) {
     },
 
     async release(request: ReleaseRequest) {
-      await locks.release(clientLockName(request.name), storeNumber(request.leaseId, 'lease_id'), storeNumber(request.fencingToken, 'fencing_token'));
+      await locks.release(request.name, storeNumber(request.leaseId, 'lease_id'), storeNumber(request.fencingToken, 'fencing_token'));
       return {};
     },
 
@@ -58,7 +45,7 @@ export function lockServiceHandlers(locks: LockStore) {
 
     // Open to every caller for now; it will be restricted to administrators once authentication exists.
     async forceRelease(request: ForceReleaseRequest) {
-      await locks.forceRelease(clientLockName(request.name));
+      await locks.forceRelease(request.name);
       return {};
     },
   };

@@ -12,8 +12,8 @@ import { enumName, required } from './wire-conversions.js';
 
 /**
  * jobkeep.v1.NodeRegistry: each handler turns its request into a registry call and the stored
- * node back into a response. Validation of content is the store's; this layer only checks what
- * the wire format cannot say (a required message, a known enum value).
+ * node back into a response. Requests arrive checked against their rules
+ * (node-registry-requests.ts); the store checks content again for its other callers.
  */
 export function nodeRegistryHandlers(registry: NodeRegistryStore) {
   return {

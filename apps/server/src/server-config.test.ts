@@ -32,7 +32,26 @@ describe('server settings', () => {
       executionRetention: {},
       retentionIntervalMs: 3_600_000,
       maxMessageBytes: 16 * 1024 * 1024,
+      maxSpecBytes: 1024 * 1024,
+      maxBlobBytes: 1024 * 1024,
+      maxWatchesPerConnection: 64,
+      maxLockWaiters: 1024,
     });
+  });
+
+  it('reads the limits from flags, the environment and the config file', () => {
+    process.env.JOBKEEP_CONFIG = configFile({ maxLockWaiters: 10, maxBlobBytes: 4096 });
+    process.env.JOBKEEP_MAX_WATCHES_PER_CONNECTION = '8';
+    process.env.JOBKEEP_MAX_BLOB_BYTES = '2048';
+    expect(parse('--max-spec-bytes', '65536')).toMatchObject({ maxSpecBytes: 65536, maxBlobBytes: 2048, maxWatchesPerConnection: 8, maxLockWaiters: 10 });
+  });
+
+  it('refuses a message limit that a spec or a checkpoint at its own limit would not fit in', () => {
+    expect(() => parse('--max-message-bytes', '1048576')).toThrow(
+      "--max-message-bytes (1048576) must be larger than --max-spec-bytes (1048576) and --max-blob-bytes (1048576): a request carries a spec or a checkpoint's data, and more",
+    );
+    expect(() => parse('--max-message-bytes', '4096', '--max-spec-bytes', '1000', '--max-blob-bytes', '5000')).toThrow('--max-blob-bytes (5000)');
+    expect(parse('--max-message-bytes', '4096', '--max-spec-bytes', '1000', '--max-blob-bytes', '4095')).toMatchObject({ maxMessageBytes: 4096 });
   });
 
   it('takes a flag over the environment, and the environment over the config file', () => {
@@ -61,6 +80,8 @@ describe('server settings', () => {
     [['--listen', 'nowhere'], /host:port/],
     [['--max-open-databases', '0'], /positive integer/],
     [['--retention-interval-ms', '2592000000'], /at most 2147483647 ms/],
+    [['--max-watches-per-connection', '0'], /positive integer/],
+    [['--max-lock-waiters', '-1'], /positive integer/],
   ])('refuses %j, saying why', (args, message) => {
     expect(() => parse(...args)).toThrow(message);
   });

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
+import { DEFAULT_STORE_LIMITS, parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
 import type { SecuritySettings } from './server-security.js';
+import { DEFAULT_MAX_WATCHES_PER_CONNECTION } from './watch-slots.js';
 
 export interface ServerConfig extends SecuritySettings {
   /** host:port to listen on; port 0 picks a free port. */
@@ -29,6 +30,14 @@ export interface ServerConfig extends SecuritySettings {
   maxMessageBytes: number;
   /** host:port of the Prometheus metrics endpoint; none when undefined. */
   metricsListen: string | undefined;
+  /** The largest job spec (or execution job_spec), as JSON, in bytes; below maxMessageBytes. */
+  maxSpecBytes: number;
+  /** The largest checkpoint data, in bytes; below maxMessageBytes. */
+  maxBlobBytes: number;
+  /** Watch streams open at once on one client connection. */
+  maxWatchesPerConnection: number;
+  /** Acquire calls waiting in one lock's line. */
+  maxLockWaiters: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -148,6 +157,30 @@ export function serverCommand(): Command {
         .argParser(positiveInteger),
     )
     .addOption(new Option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off unless given)').env('JOBKEEP_METRICS_LISTEN').argParser(listenAddress))
+    .addOption(
+      new Option('--max-spec-bytes <n>', 'largest job spec (and execution job_spec), as JSON, in bytes; larger is INVALID_ARGUMENT')
+        .env('JOBKEEP_MAX_SPEC_BYTES')
+        .default(DEFAULT_STORE_LIMITS.maxSpecBytes)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--max-blob-bytes <n>', 'largest checkpoint data, in bytes; larger is INVALID_ARGUMENT')
+        .env('JOBKEEP_MAX_BLOB_BYTES')
+        .default(DEFAULT_STORE_LIMITS.maxBlobBytes)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--max-watches-per-connection <n>', 'watch streams open at once on one client connection; one more is RESOURCE_EXHAUSTED')
+        .env('JOBKEEP_MAX_WATCHES_PER_CONNECTION')
+        .default(DEFAULT_MAX_WATCHES_PER_CONNECTION)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--max-lock-waiters <n>', 'Acquire calls waiting in one lock\'s line; one more is RESOURCE_EXHAUSTED')
+        .env('JOBKEEP_MAX_LOCK_WAITERS')
+        .default(DEFAULT_STORE_LIMITS.maxLockWaiters)
+        .argParser(positiveInteger),
+    )
     .showHelpAfterError();
 }
 
@@ -160,7 +193,21 @@ export function parseServerConfig(argv: readonly string[], command = serverComma
   const configFile = command.getOptionValue('config') as string | undefined;
   if (configFile !== undefined) applyConfigFile(command, configFile);
   const { config: _file, ...settings } = command.opts<ServerConfig & { config?: string }>();
+  const tooSmall = messageLimitProblem(settings);
+  if (tooSmall !== undefined) command.error(tooSmall);
   return settings;
+}
+
+/**
+ * A request carries a spec or a checkpoint's data and more, so the message limit must be above
+ * both: otherwise grpc-js would refuse (RESOURCE_EXHAUSTED) what the size limits promise to take.
+ */
+function messageLimitProblem(config: Pick<ServerConfig, 'maxMessageBytes' | 'maxSpecBytes' | 'maxBlobBytes'>): string | undefined {
+  if (config.maxMessageBytes > Math.max(config.maxSpecBytes, config.maxBlobBytes)) return undefined;
+  return (
+    `--max-message-bytes (${config.maxMessageBytes}) must be larger than --max-spec-bytes (${config.maxSpecBytes}) ` +
+    `and --max-blob-bytes (${config.maxBlobBytes}): a request carries a spec or a checkpoint's data, and more`
+  );
 }
 
 /**

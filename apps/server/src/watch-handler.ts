@@ -22,16 +22,23 @@ export function watchHandler<E extends HistoryEvent, T extends string, S extends
   settings: WatchSettings,
 ) {
   return async function* watch(request: WatchRequest, context: CallContext) {
-    const filter: HistoryFilter<T, S> = {
-      types: enumNames<T>(wire.eventTypes, request.eventTypes, 'event_types'),
-      newStates: enumNames<S>(wire.states, request.states, 'states'),
-      jobId: request.jobId,
-    };
-    const fromRevision = revisionNumber(request.fromRevision, 'from_revision') ?? 0;
-    for await (const message of followHistory(history, request.nodeId, fromRevision, filter, context, settings)) {
-      yield 'event' in message
-        ? { kind: { case: 'event' as const, value: wire.event(message.event) } }
-        : { kind: { case: 'progress' as const, value: { revision: BigInt(message.progress) } } };
+    // First, so that a watch over the limit is refused before it reads anything; the slot is
+    // given back however the watch ends (the bridge ends the generator when the call does).
+    const release = settings.slots.take(context.peer);
+    try {
+      const filter: HistoryFilter<T, S> = {
+        types: enumNames<T>(wire.eventTypes, request.eventTypes, 'event_types'),
+        newStates: enumNames<S>(wire.states, request.states, 'states'),
+        jobId: request.jobId,
+      };
+      const fromRevision = revisionNumber(request.fromRevision, 'from_revision') ?? 0;
+      for await (const message of followHistory(history, request.nodeId, fromRevision, filter, context, settings)) {
+        yield 'event' in message
+          ? { kind: { case: 'event' as const, value: wire.event(message.event) } }
+          : { kind: { case: 'progress' as const, value: { revision: BigInt(message.progress) } } };
+      }
+    } finally {
+      release();
     }
   };
 }

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { LeaseService, WatchJobsResponseSchema, createTypedClient } from '@jobkeep/api';
+import { ExecutionStore, JobStore, LeaseService, WatchJobsResponseSchema, createTypedClient } from '@jobkeep/api';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { GRPC_WRITE_BUFFER_MESSAGES, HTTP2_DEFAULT_WINDOW_BYTES } from './history-watch.js';
+import { eventually } from './test-support/coordination-clients.js';
+import { failsWith } from './test-support/fails-with.js';
 import { useTestServers } from './test-support/test-server.js';
-import { drain, events, next, revisions, writeHistory } from './test-support/watch-helpers.js';
+import { drain, events, next, revisions, writeHistory, type WatchStream } from './test-support/watch-helpers.js';
 
 const NODE = 'requester-1';
 /** grpc-js's client buffers as many decoded messages while its reader is paused. */
@@ -122,5 +124,49 @@ describe('WatchJobs limits', () => {
     const again = createTypedClient(LeaseService, second.server.address);
     expect((await again.timeToLive({ leaseId: lease!.id })).remainingMs).toBeGreaterThan(0n);
     again.close();
+  });
+
+  it('holds at most --max-watches-per-connection watches on one connection, of both kinds; one more is RESOURCE_EXHAUSTED until one closes', async () => {
+    const { client, server } = await servers.start({ maxWatchesPerConnection: 2 });
+    const { job } = await client.createJob({ nodeId: NODE, job: {} });
+    // Clients of one address share a connection unless one asks for a pool of its own.
+    const jobs = createTypedClient(JobStore, server.address);
+    const executions = createTypedClient(ExecutionStore, server.address);
+    const elsewhere = createTypedClient(JobStore, server.address, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+    try {
+      await executions.createExecution({ nodeId: 'compute-1', execution: { jobId: job!.id, requesterNodeId: NODE } });
+      const watchJobs = () => jobs.watchJobs({ nodeId: NODE })[Symbol.asyncIterator]();
+      const first = watchJobs();
+      await next(first);
+      const second = executions.watchExecutions({ nodeId: 'compute-1' })[Symbol.asyncIterator]();
+      await second.next();
+
+      await expect(next(watchJobs())).rejects.toEqual(
+        failsWith(
+          'RESOURCE_EXHAUSTED',
+          'this connection already has 2 watches open, the most one connection may have (--max-watches-per-connection): close a watch, or watch over another connection',
+        ),
+      );
+      const other = elsewhere.watchJobs({ nodeId: NODE })[Symbol.asyncIterator]();
+      expect((await next(other)).kind.case).toBe('progress');
+
+      // Closing a watch gives its slot back, once the server has seen the stream end.
+      await first.return?.();
+      const reopened: WatchStream[] = [];
+      await eventually(async () => {
+        const attempt = watchJobs();
+        try {
+          await next(attempt);
+          reopened.push(attempt);
+          return true;
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+          return false;
+        }
+      });
+      for (const open of [...reopened, other, second]) await open.return?.();
+    } finally {
+      for (const opened of [jobs, executions, elsewhere]) opened.close();
+    }
   });
 });

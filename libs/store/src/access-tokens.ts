@@ -182,7 +182,7 @@ function checkNodeScope(role: TokenRole, nodeIds: readonly string[]): string[] {
   return unique;
 }
 
-function checkTokenId(id: string): string {
+export function checkTokenId(id: string): string {
   if (!TOKEN_ID.test(id)) {
     throw invalidArgument(`access token id ${JSON.stringify(id)} is not valid: an id is 16 hex digits, as tokens list shows it`);
   }

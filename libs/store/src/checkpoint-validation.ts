@@ -2,10 +2,9 @@ import { invalidArgument } from '@jobkeep/errors';
 import type { NodeDatabaseKind } from './database-locations.js';
 import { checkOneOf } from './job-validation.js';
 
+/** The data's size is a setting of the deployment instead (StoreLimits.maxBlobBytes). */
 export const CHECKPOINT_LIMITS = {
   nameLength: 256,
-  /** A checkpoint's data, in bytes. */
-  dataBytes: 1024 * 1024,
 } as const;
 
 /*
@@ -21,20 +20,18 @@ export function checkDatabaseKind(kind: string): NodeDatabaseKind {
   return checkOneOf('kind', NODE_DATABASE_KINDS, kind);
 }
 
-export function checkCheckpointName(name: string): string {
-  if (name === '') throw invalidArgument('checkpoint name is required');
-  return checkNameCharacters('checkpoint name', name);
+export function checkCheckpointName(name: string, what = 'checkpoint name'): string {
+  if (name === '') throw invalidArgument(`${what} is required`);
+  return checkNameCharacters(what, name);
 }
 
 /** Like a name, but the empty prefix (meaning "every checkpoint") is allowed. */
-export function checkCheckpointPrefix(prefix: string | undefined): string {
-  return prefix === undefined || prefix === '' ? '' : checkNameCharacters('prefix', prefix);
+export function checkCheckpointPrefix(prefix: string | undefined, what = 'prefix'): string {
+  return prefix === undefined || prefix === '' ? '' : checkNameCharacters(what, prefix);
 }
 
-export function checkCheckpointData(data: Uint8Array): Uint8Array {
-  if (data.byteLength > CHECKPOINT_LIMITS.dataBytes) {
-    throw invalidArgument(`checkpoint data is ${data.byteLength} bytes; the limit is ${CHECKPOINT_LIMITS.dataBytes}`);
-  }
+export function checkCheckpointData(data: Uint8Array, maxBytes: number, what = 'checkpoint data'): Uint8Array {
+  if (data.byteLength > maxBytes) throw invalidArgument(`${what} is ${data.byteLength} bytes; the limit is ${maxBytes}`);
   return data;
 }
 

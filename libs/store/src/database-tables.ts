@@ -18,7 +18,7 @@ export interface KeyListing {
 }
 
 const DEFAULT_KEY_LIMIT = 1000;
-const MAX_KEY_LIMIT = 10_000;
+export const MAX_KEY_LIMIT = 10_000;
 /** How a composite key's columns are shown as one key. */
 const KEY_SEPARATOR = '/';
 

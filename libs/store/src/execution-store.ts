@@ -26,7 +26,7 @@ export interface NewExecutionInput {
   id?: string;
   jobId: string;
   requesterNodeId: string;
-  /** At most EXECUTION_LIMITS.jobSpecBytes once encoded as JSON. */
+  /** At most StoreLimits.maxSpecBytes once encoded as JSON. */
   jobSpec?: JsonObject;
   /** CREATED, the default, is the only state an execution may start in. */
   state?: ExecutionState;

@@ -1,5 +1,7 @@
 export { openStorage } from './storage.js';
 export type { Storage, StorageSettings } from './storage.js';
+export { DEFAULT_STORE_LIMITS } from './store-limits.js';
+export type { StoreLimits } from './store-limits.js';
 export { DatabaseLocations } from './database-locations.js';
 export type { DatabaseLocationSettings, NodeDatabaseKind } from './database-locations.js';
 export type { Catalogue, CatalogueEntry, DatabaseLifecycle } from './catalogue.js';
@@ -134,5 +136,17 @@ export { listDatabaseInfos, readJobHistoryFile, readLocksFile, readNodesFile } f
 export type { DatabaseInfo } from './admin-reads.js';
 
 // Bearer tokens and their roles (issue 8).
-export { ACCESS_TOKEN_LIMITS, TOKEN_ROLES, checkNewAccessToken, readAccessTokensFile } from './access-tokens.js';
+export { ACCESS_TOKEN_LIMITS, TOKEN_ROLES, checkNewAccessToken, checkTokenId, readAccessTokensFile } from './access-tokens.js';
 export type { AccessToken, AccessTokens, NewAccessToken, TokenRole } from './access-tokens.js';
+// The store's checkers and limits, reused by the server's rules for every request (issue 8), so
+// that each limit is defined once.
+export { checkIdentifier, checkOptionalIdentifier, MAX_IDENTIFIER_LENGTH } from './identifiers.js';
+export { checkLabels, checkRetryPolicy, checkTextLength, encodeSpec } from './job-validation.js';
+export { INITIAL_JOB_STATES } from './job-transitions.js';
+export { INITIAL_EXECUTION_STATES } from './execution-transitions.js';
+export { checkOutputTail } from './execution-validation.js';
+export { checkCheckpointData, checkCheckpointName, checkCheckpointPrefix } from './checkpoint-validation.js';
+export { checkLockPrefix } from './lock-names.js';
+export { checkAddress } from './node-validation.js';
+export { checkPageSize, MAX_PAGE_TOKEN_LENGTH } from './page-token.js';
+export { MAX_KEY_LIMIT } from './database-tables.js';

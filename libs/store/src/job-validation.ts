@@ -4,10 +4,11 @@ import { DEFAULT_RETRY_POLICY, JOB_STATES, JOB_TYPES, type Job, type JobState, t
 import type { CreateJobInput, JobChanges } from './job-store.js';
 import { INITIAL_JOB_STATES } from './job-transitions.js';
 
-/** Limits on what a client may store; each is checked before anything is written. */
+/**
+ * Limits on what a client may store; each is checked before anything is written. The spec's
+ * size is a setting of the deployment instead (StoreLimits.maxSpecBytes).
+ */
 export const JOB_LIMITS = {
-  /** A spec's size once encoded as JSON, in bytes. */
-  specBytes: 256 * 1024,
   labels: 64,
   labelKeyLength: 63,
   labelValueLength: 256,
@@ -37,7 +38,7 @@ export type NewJob = Pick<
 
 export const DEFAULT_NAMESPACE = 'default';
 
-export function checkNewJob(input: CreateJobInput): NewJob {
+export function checkNewJob(input: CreateJobInput, maxSpecBytes: number): NewJob {
   const state = input.state ?? 'PENDING';
   if (!INITIAL_JOB_STATES.includes(state)) {
     throw invalidArgument(`a job starts in ${INITIAL_JOB_STATES.join(', ')}, not ${state}`);
@@ -51,7 +52,7 @@ export function checkNewJob(input: CreateJobInput): NewJob {
     labels: checkLabels(input.labels ?? {}),
     queue: checkOptionalIdentifier('queue', input.queue),
     batchId: checkOptionalIdentifier('batch_id', input.batchId),
-    specJson: encodeSpec(input.spec ?? {}),
+    specJson: encodeSpec('spec', input.spec ?? {}, maxSpecBytes),
     state,
     stateMessage: checkMessage(input.stateMessage),
     requestId: checkRequestId(input.requestId),
@@ -62,24 +63,27 @@ export function checkNewJob(input: CreateJobInput): NewJob {
 
 /** Any text up to the limit; the empty string means the job has no key. */
 export function checkDedupeKey(key: string | undefined): string {
-  if (key === undefined) return '';
-  if (key.length > JOB_LIMITS.dedupeKeyLength) {
-    throw invalidArgument(`dedupe_key is ${key.length} characters long; the limit is ${JOB_LIMITS.dedupeKeyLength}`);
-  }
-  return key;
+  return checkTextLength('dedupe_key', key, JOB_LIMITS.dedupeKeyLength);
+}
+
+/** Text of at most `max` characters; absent is the empty string. */
+export function checkTextLength(what: string, text: string | undefined, max: number): string {
+  if (text === undefined) return '';
+  if (text.length > max) throw invalidArgument(`${what} is ${text.length} characters long; the limit is ${max}`);
+  return text;
 }
 
 /** The policy with its defaults filled in; the cap defaults to at least the first wait. */
-export function checkRetryPolicy(policy: Partial<RetryPolicy> | undefined): RetryPolicy {
-  const maxRetries = checkCount('retry_policy.max_retries', policy?.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries, JOB_LIMITS.maxRetries);
-  const backoffMs = checkCount('retry_policy.backoff_ms', policy?.backoffMs ?? DEFAULT_RETRY_POLICY.backoffMs, JOB_LIMITS.backoffMs);
+export function checkRetryPolicy(policy: Partial<RetryPolicy> | undefined, what = 'retry_policy'): RetryPolicy {
+  const maxRetries = checkCount(`${what}.max_retries`, policy?.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries, JOB_LIMITS.maxRetries);
+  const backoffMs = checkCount(`${what}.backoff_ms`, policy?.backoffMs ?? DEFAULT_RETRY_POLICY.backoffMs, JOB_LIMITS.backoffMs);
   const maxBackoffMs = checkCount(
-    'retry_policy.max_backoff_ms',
+    `${what}.max_backoff_ms`,
     policy?.maxBackoffMs ?? Math.max(DEFAULT_RETRY_POLICY.maxBackoffMs, backoffMs),
     JOB_LIMITS.backoffMs,
   );
   if (maxBackoffMs < backoffMs) {
-    throw invalidArgument(`retry_policy.max_backoff_ms (${maxBackoffMs}) must be at least retry_policy.backoff_ms (${backoffMs})`);
+    throw invalidArgument(`${what}.max_backoff_ms (${maxBackoffMs}) must be at least ${what}.backoff_ms (${backoffMs})`);
   }
   return { maxRetries, backoffMs, maxBackoffMs };
 }
@@ -90,10 +94,10 @@ function checkCount(what: string, value: number, max: number): number {
 }
 
 /** The changes of an UpdateJob, checked; at least one field must be given. */
-export function checkJobChanges(changes: JobChanges): JobChanges & { specJson?: string } {
+export function checkJobChanges(changes: JobChanges, maxSpecBytes: number): JobChanges & { specJson?: string } {
   const checked: JobChanges & { specJson?: string } = {};
   if (changes.name !== undefined) checked.name = checkOptionalIdentifier('name', changes.name);
-  if (changes.spec !== undefined) checked.specJson = encodeSpec(changes.spec);
+  if (changes.spec !== undefined) checked.specJson = encodeSpec('spec', changes.spec, maxSpecBytes);
   if (changes.labels !== undefined) checked.labels = checkLabels(changes.labels);
   if (changes.priority !== undefined) checked.priority = checkPriority(changes.priority);
   if (changes.queue !== undefined) checked.queue = checkOptionalIdentifier('queue', changes.queue);
@@ -118,19 +122,16 @@ export function checkOneOf<T extends string>(what: string, allowed: readonly T[]
 }
 
 export function checkMessage(message: string | undefined): string {
-  if (message === undefined) return '';
-  if (message.length > JOB_LIMITS.messageLength) {
-    throw invalidArgument(`message is ${message.length} characters long; the limit is ${JOB_LIMITS.messageLength}`);
-  }
-  return message;
+  return checkTextLength('message', message, JOB_LIMITS.messageLength);
+}
+
+/** Who claims a job, as ClaimJob is told. */
+export function checkWorker(worker: string | undefined): string {
+  return checkTextLength('worker', worker, JOB_LIMITS.workerLength);
 }
 
 export function checkRequestId(requestId: string | undefined): string {
-  if (requestId === undefined) return '';
-  if (requestId.length > JOB_LIMITS.requestIdLength) {
-    throw invalidArgument(`request_id is ${requestId.length} characters long; the limit is ${JOB_LIMITS.requestIdLength}`);
-  }
-  return requestId;
+  return checkTextLength('request_id', requestId, JOB_LIMITS.requestIdLength);
 }
 
 function checkPriority(priority: number): number {
@@ -164,11 +165,10 @@ export function checkLabelSelector(selector: Record<string, string> | undefined)
   return Object.entries(checkLabels(selector ?? {}));
 }
 
-function encodeSpec(spec: JsonObject): string {
+/** A job spec (or an execution's snapshot of one) as the JSON stored, refused past `maxBytes`. */
+export function encodeSpec(what: string, spec: JsonObject, maxBytes: number): string {
   const json = JSON.stringify(spec);
   const bytes = Buffer.byteLength(json);
-  if (bytes > JOB_LIMITS.specBytes) {
-    throw invalidArgument(`spec is ${bytes} bytes as JSON; the limit is ${JOB_LIMITS.specBytes}`);
-  }
+  if (bytes > maxBytes) throw invalidArgument(`${what} is ${bytes} bytes as JSON; the limit is ${maxBytes}`);
   return json;
 }

@@ -1,4 +1,4 @@
-import { JobkeepError, failedPrecondition, invalidArgument, notFound, unavailable } from '@jobkeep/errors';
+import { JobkeepError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { Page } from './job-store.js';
 import { checkLeaseId } from './lease-validation.js';
@@ -7,6 +7,7 @@ import { LOCK_LIMITS, type Acquired, type AcquireInput, type Lock, type LockQuer
 import { forceReleaseInTx, listLocksInTx, lockFromRow, releaseInTx, selectLockInTx, tryAcquireInTx, type LockRow } from './lock-writes.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
 import { checkPageSize, decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
+import type { StoreLimits } from './store-limits.js';
 
 /** One Acquire call waiting in a lock's line. */
 interface Waiter {
@@ -35,6 +36,7 @@ export class LockManager implements LockStore, LeaseEndListener {
 
   constructor(
     private readonly db: CoordinationDatabase,
+    private readonly limits: Pick<StoreLimits, 'maxLockWaiters'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,7 +44,7 @@ export class LockManager implements LockStore, LeaseEndListener {
     const name = checkLockName(input.name);
     const leaseId = checkLeaseId(input.leaseId);
     const lockDelayMs = checkMilliseconds('lock_delay_ms', input.lockDelayMs, LOCK_LIMITS.maxLockDelayMs);
-    const waitTimeoutMs = checkMilliseconds('wait_timeout_ms', input.waitTimeoutMs, 2 ** 31 - 1);
+    const waitTimeoutMs = checkMilliseconds('wait_timeout_ms', input.waitTimeoutMs, LOCK_LIMITS.maxWaitTimeoutMs);
     if (this.closed) throw unavailable('the lock manager is closed: the server is shutting down');
     input.signal?.throwIfAborted();
     const line = this.lines.get(name) ?? [];
@@ -55,6 +57,7 @@ export class LockManager implements LockStore, LeaseEndListener {
     });
     if (attempt.outcome === 'granted') return this.acquired(attempt.row);
     if (input.wait !== true) throw failedPrecondition(this.unavailableReason(name, attempt.row));
+    this.checkRoomInLine(name);
     if (attempt.outcome === 'delayed') this.serveAt(name, attempt.until);
     return this.enqueue(name, leaseId, lockDelayMs, waitTimeoutMs, input.signal);
   }
@@ -143,6 +146,19 @@ export class LockManager implements LockStore, LeaseEndListener {
       line.push(waiter);
       this.lines.set(name, line);
     });
+  }
+
+  /**
+   * Each waiter is a live call holding memory until it is served: one lock's line is bounded so
+   * that a crowd of waiters (or a client looping on Acquire) cannot grow it without end.
+   */
+  private checkRoomInLine(name: string): void {
+    const waiting = this.lines.get(name)?.length ?? 0;
+    if (waiting >= this.limits.maxLockWaiters) {
+      throw resourceExhausted(
+        `lock ${name} already has ${waiting} waiters in line, the most one lock may have (the server's --max-lock-waiters); try again later`,
+      );
+    }
   }
 
   /** Takes a waiter out of line; if it was first, the next one may be servable now. */

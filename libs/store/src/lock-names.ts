@@ -9,10 +9,10 @@ const SEGMENT = /^[A-Za-z0-9._:-]+$/;
  * letters, digits, '.', '_', '-' and ':', with no empty, "." or ".." segment: names read like
  * paths, so they must not be ambiguous as paths.
  */
-export function checkLockName(name: string): string {
-  if (name === '') throw invalidArgument('lock name is required');
+export function checkLockName(name: string, what = 'lock name'): string {
+  if (name === '') throw invalidArgument(`${what} is required`);
   if (name.length > LOCK_LIMITS.maxNameLength) {
-    throw invalidArgument(`lock name is ${name.length} characters long; the limit is ${LOCK_LIMITS.maxNameLength}`);
+    throw invalidArgument(`${what} is ${name.length} characters long; the limit is ${LOCK_LIMITS.maxNameLength}`);
   }
   const segments = name.split('/');
   const valid =
@@ -21,7 +21,7 @@ export function checkLockName(name: string): string {
     segments.slice(1).every((segment) => SEGMENT.test(segment) && segment !== '.' && segment !== '..');
   if (!valid) {
     throw invalidArgument(
-      `lock name ${JSON.stringify(name)} is not valid: use an absolute path such as "/locks/queue/ingest" whose ` +
+      `${what} ${JSON.stringify(name)} is not valid: use an absolute path such as "/locks/queue/ingest" whose ` +
         `segments are letters, digits, '.', '_', '-' and ':', with no empty, "." or ".." segment`,
     );
   }

@@ -38,7 +38,12 @@ export interface LockQuery extends PageRequest {
   prefix?: string;
 }
 
-export const LOCK_LIMITS = { maxNameLength: 512, maxLockDelayMs: 60_000 } as const;
+export const LOCK_LIMITS = {
+  maxNameLength: 512,
+  maxLockDelayMs: 60_000,
+  /** The longest wait_timeout_ms: what a Node timer can hold. */
+  maxWaitTimeoutMs: 2 ** 31 - 1,
+} as const;
 
 /**
  * Locks with fencing tokens. Tokens come from ONE counter for the whole coordination database,

@@ -27,12 +27,12 @@ export function checkNodeKind(what: string, kind: string): NodeDatabaseKind {
   return checkOneOf(what, NODE_KINDS, kind);
 }
 
-function checkAddress(address: string): string {
-  if (address === '') throw invalidArgument('address is required, as host:port');
+export function checkAddress(address: string, what = 'address'): string {
+  if (address === '') throw invalidArgument(`${what} is required, as host:port`);
   const match = HOST_PORT.exec(address);
   const port = match === null ? 0 : Number(match[2]);
   if (port < 1 || port > 65535) {
-    throw invalidArgument(`address ${JSON.stringify(address)} is not host:port with a port from 1 to 65535`);
+    throw invalidArgument(`${what} ${JSON.stringify(address)} is not host:port with a port from 1 to 65535`);
   }
   return address;
 }

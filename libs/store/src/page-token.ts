@@ -4,6 +4,11 @@ import { invalidArgument } from '@jobkeep/errors';
 /** Page sizes every list accepts. */
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
+/**
+ * The longest page token: a cursor holds one key, at most a lock name of LOCK_LIMITS.maxNameLength
+ * characters, which base64url makes about 700. Anything longer was not issued here.
+ */
+export const MAX_PAGE_TOKEN_LENGTH = 1024;
 
 export function checkPageSize(pageSize: number | undefined): number {
   if (pageSize === undefined || pageSize === 0) return DEFAULT_PAGE_SIZE;
@@ -33,6 +38,7 @@ export function encodePageToken(cursor: Cursor, fingerprint: string): string {
 
 export function decodePageToken(token: string | undefined, fingerprint: string): Cursor | undefined {
   if (token === undefined || token === '') return undefined;
+  if (token.length > MAX_PAGE_TOKEN_LENGTH) throw invalidArgument('page_token is not a token this server issued');
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));

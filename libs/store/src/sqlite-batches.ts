@@ -14,6 +14,7 @@ import { checkLockGuard } from './lock-guard-check.js';
 import { NodeDatabases } from './node-databases.js';
 import { checkPageSize } from './page-token.js';
 import { selectHistoryHead } from './history-reads.js';
+import type { StoreLimits } from './store-limits.js';
 
 /**
  * Batches on SQLite. CreateBatch is the bulk path: the batch and all its jobs in one
@@ -25,6 +26,7 @@ export class SqliteBatches implements BatchStore {
   constructor(
     pool: DatabasePool,
     coordination: CoordinationDatabase,
+    private readonly limits: Pick<StoreLimits, 'maxSpecBytes'>,
     now: () => number = Date.now,
   ) {
     this.databases = new NodeDatabases(pool, 'requester', coordination, now);
@@ -47,7 +49,7 @@ export class SqliteBatches implements BatchStore {
         if (job.batchId !== undefined && job.batchId !== '' && job.batchId !== batch.id) {
           throw invalidArgument(`batch_id ${job.batchId} is not the batch's (${batch.id ?? 'to be assigned'}); leave it empty`);
         }
-        return checkNewJob({ ...job, namespace: job.namespace || batch.namespace });
+        return checkNewJob({ ...job, namespace: job.namespace || batch.namespace }, this.limits.maxSpecBytes);
       } catch (error) {
         if (error instanceof Error) error.message = `jobs[${index}]: ${error.message}`;
         throw error;

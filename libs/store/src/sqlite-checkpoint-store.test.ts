@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_LIMITS } from './checkpoint-validation.js';
+import { DEFAULT_STORE_LIMITS } from './store-limits.js';
 import type { NodeDatabaseKind } from './database-locations.js';
 import { filesBelow, rejection, useTempStorage } from './test-support/temp-storage.js';
 
@@ -30,7 +30,7 @@ describe('SqliteCheckpointStore', () => {
 
   it('keeps binary data exactly, up to 1 MiB', async () => {
     const { checkpointStore } = temp.open();
-    const data = new Uint8Array(CHECKPOINT_LIMITS.dataBytes).map((_, i) => (i * 7919) % 256);
+    const data = new Uint8Array(DEFAULT_STORE_LIMITS.maxBlobBytes).map((_, i) => (i * 7919) % 256);
     await checkpointStore.putCheckpoint('node-1', 'compute', { name: 'blob', data });
     const read = (await checkpointStore.getCheckpoint('node-1', 'compute', 'blob')).data;
     expect(read).toBeInstanceOf(Uint8Array);
@@ -107,7 +107,7 @@ describe('SqliteCheckpointStore', () => {
       [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'has space', data: bytes('') }), 'checkpoint name'],
       [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'glob*', data: bytes('') }), 'checkpoint name'],
       [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'n'.repeat(257), data: bytes('') }), '257 characters'],
-      [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'kept', data: new Uint8Array(CHECKPOINT_LIMITS.dataBytes + 1) }), 'limit'],
+      [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'kept', data: new Uint8Array(DEFAULT_STORE_LIMITS.maxBlobBytes + 1) }), 'limit'],
       [checkpointStore.putCheckpoint('node-1', 'compute', { name: 'kept', data: bytes(''), expectedRevision: -2 }), 'expected_revision'],
       [checkpointStore.putCheckpoint('node-2', 'archive' as NodeDatabaseKind, { name: 'kept', data: bytes('') }), 'kind'],
       [checkpointStore.putCheckpoint('../x', 'compute', { name: 'kept', data: bytes('') }), 'node_id'],

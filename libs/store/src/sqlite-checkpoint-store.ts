@@ -9,6 +9,7 @@ import { pageOf } from './job-reads.js';
 import type { Page } from './job-store.js';
 import type { NodeDatabase } from './node-database.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
+import type { StoreLimits } from './store-limits.js';
 
 interface CheckpointRow {
   name: string;
@@ -71,6 +72,7 @@ export function putCheckpointInTx(db: NodeDatabase, input: CheckedPut, now: numb
 export class SqliteCheckpointStore implements CheckpointStore {
   constructor(
     private readonly pool: DatabasePool,
+    private readonly limits: Pick<StoreLimits, 'maxBlobBytes'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -78,7 +80,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     checkNodeId(nodeId);
     const checked: CheckedPut = {
       name: checkCheckpointName(input.name),
-      data: checkCheckpointData(input.data),
+      data: checkCheckpointData(input.data, this.limits.maxBlobBytes),
       expectedRevision: input.expectedRevision === undefined ? undefined : checkRevision('expected_revision', input.expectedRevision),
     };
     const expected = checked.expectedRevision;

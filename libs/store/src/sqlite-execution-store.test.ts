@@ -187,7 +187,7 @@ describe('SqliteExecutionStore', () => {
       [executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: '../r' }), 'requester_node_id'],
       [executionStore.createExecution(NODE, { id: 'has space', jobId: 'j-1', requesterNodeId: 'r-1' }), 'execution id'],
       [executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: 'r-1', state: 'RUNNING' }), 'starts in CREATED'],
-      [executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: 'r-1', jobSpec: { blob: 'x'.repeat(300_000) } }), 'job_spec'],
+      [executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: 'r-1', jobSpec: { blob: 'x'.repeat(1024 * 1024) } }), 'job_spec'],
       [executionStore.updateExecutionState(NODE, { executionId: execution.id, newState: 'SLEEPING' as 'RUNNING' }), 'new_state'],
       [executionStore.updateExecutionState(NODE, { executionId: execution.id, newState: 'FAILED', runResult: { exitCode: 1, stdoutTail: big, stderrTail: '' } }), 'stdout_tail'],
       [executionStore.updateExecutionState(NODE, { executionId: execution.id, newState: 'FAILED', runResult: { exitCode: 1, stdoutTail: '', stderrTail: 'é'.repeat(2049) } }), 'stderr_tail'],

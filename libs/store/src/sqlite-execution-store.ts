@@ -20,6 +20,7 @@ import type { CoordinationDatabase } from './coordination-database.js';
 import { checkLockGuard, type LockGuard } from './lock-guard-check.js';
 import { NodeDatabases } from './node-databases.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
+import type { StoreLimits } from './store-limits.js';
 
 /**
  * The compute execution store on SQLite: one {node}-compute.db per compute node. Like
@@ -32,6 +33,7 @@ export class SqliteExecutionStore implements ExecutionStore {
   constructor(
     pool: DatabasePool,
     coordination: CoordinationDatabase,
+    private readonly limits: Pick<StoreLimits, 'maxSpecBytes'>,
     now: () => number = Date.now,
   ) {
     this.databases = new NodeDatabases(pool, 'compute', coordination, now);
@@ -39,7 +41,7 @@ export class SqliteExecutionStore implements ExecutionStore {
 
   async createExecution(nodeId: string, input: NewExecutionInput): Promise<Execution> {
     checkNodeId(nodeId);
-    const execution = checkNewExecution(input);
+    const execution = checkNewExecution(input, this.limits.maxSpecBytes);
     const guard = checkLockGuard(input.lockGuard);
     return this.databases.write(nodeId, guard, true, (db, now) => createExecutionInTx(db, execution, now));
   }

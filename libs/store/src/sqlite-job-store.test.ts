@@ -186,7 +186,7 @@ describe('SqliteJobStore', () => {
     await rejection(jobStore.createJob(NODE, { id: 'has space' }), 'INVALID_ARGUMENT');
     await rejection(jobStore.createJob(NODE, { state: 'RUNNING' }), 'INVALID_ARGUMENT');
     await rejection(jobStore.createJob(NODE, { labels: { '-bad': 'x' } }), 'INVALID_ARGUMENT');
-    await rejection(jobStore.createJob(NODE, { spec: { blob: 'x'.repeat(300_000) } }), 'INVALID_ARGUMENT');
+    await rejection(jobStore.createJob(NODE, { spec: { blob: 'x'.repeat(1024 * 1024) } }), 'INVALID_ARGUMENT');
     await rejection(jobStore.createJob(NODE, { priority: 2 ** 40 }), 'INVALID_ARGUMENT');
     await rejection(jobStore.updateJob(NODE, { jobId: job.id, changes: {} }), 'INVALID_ARGUMENT');
     await rejection(jobStore.listJobs(NODE, { pageSize: 5000 }), 'INVALID_ARGUMENT');

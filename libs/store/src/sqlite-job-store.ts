@@ -49,6 +49,7 @@ import { NodeDatabases } from './node-databases.js';
 import { checkLeaseId } from './lease-validation.js';
 import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.js';
 import { invalidArgument } from '@jobkeep/errors';
+import type { StoreLimits } from './store-limits.js';
 
 /**
  * The requester job store on SQLite: one {node}-requester.db per requester node. This facade
@@ -60,6 +61,7 @@ export class SqliteJobStore implements JobStore {
   constructor(
     pool: DatabasePool,
     private readonly coordination: CoordinationDatabase,
+    private readonly limits: Pick<StoreLimits, 'maxSpecBytes'>,
     now: () => number = Date.now,
   ) {
     this.databases = new NodeDatabases(pool, 'requester', coordination, now);
@@ -67,7 +69,7 @@ export class SqliteJobStore implements JobStore {
 
   async createJob(nodeId: string, input: CreateJobInput): Promise<CreatedJob> {
     checkNodeId(nodeId);
-    const job = checkNewJob(input);
+    const job = checkNewJob(input, this.limits.maxSpecBytes);
     const onDuplicate = checkOneOf('on_duplicate', ['fail', 'returnExisting'], input.onDuplicate ?? 'fail');
     const guard = checkLockGuard(input.lockGuard);
     return this.databases.write(nodeId, guard, true, (db, now) => createJobInTx(db, job, onDuplicate, now));
@@ -117,7 +119,7 @@ export class SqliteJobStore implements JobStore {
   async updateJob(nodeId: string, input: UpdateJobInput): Promise<Job> {
     checkNodeId(nodeId);
     const jobId = checkIdentifier('job id', input.jobId);
-    const changes = checkJobChanges(input.changes);
+    const changes = checkJobChanges(input.changes, this.limits.maxSpecBytes);
     const guard = checkLockGuard(input.lockGuard);
     return this.databases.write(nodeId, guard, false, (db, now) => updateJobInTx(db, jobId, changes, input.expectedRevision, now));
   }

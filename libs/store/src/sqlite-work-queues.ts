@@ -1,11 +1,10 @@
-import { invalidArgument } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { DatabasePool } from './database-pool.js';
 import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identifiers.js';
 import type { Job, QueueHold } from './job-model.js';
 import { pageOf } from './job-reads.js';
 import type { Page, PageRequest } from './job-store.js';
-import { JOB_LIMITS, checkMessage } from './job-validation.js';
+import { checkMessage, checkWorker } from './job-validation.js';
 import { checkLeaseId } from './lease-validation.js';
 import { requireLiveLeaseInTx } from './lease-writes.js';
 import { checkLockGuard, type LockGuard } from './lock-guard-check.js';
@@ -103,14 +102,6 @@ export class SqliteWorkQueues implements WorkQueueStore {
     ) as Parameters<typeof queueHoldFromRow>[0][];
     return pageOf(rows, pageSize, queueHoldFromRow, (row) => ({ after: [0, row.queue] }), fingerprint);
   }
-}
-
-function checkWorker(worker: string | undefined): string {
-  if (worker === undefined) return '';
-  if (worker.length > JOB_LIMITS.workerLength) {
-    throw invalidArgument(`worker is ${worker.length} characters long; the limit is ${JOB_LIMITS.workerLength}`);
-  }
-  return worker;
 }
 
 function checkHoldInput(input: HoldJobInput): { jobId: string; message: string; expectedRevision?: number } {

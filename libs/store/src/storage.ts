@@ -31,6 +31,7 @@ import type { BatchStore } from './batch-store.js';
 import { SqliteBatches } from './sqlite-batches.js';
 import { NodeDrainer } from './node-drain.js';
 import { storageAdmin, type StorageAdmin } from './storage-admin.js';
+import { resolveStoreLimits, type StoreLimits } from './store-limits.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -49,6 +50,8 @@ export interface StorageSettings extends DatabaseLocationSettings {
    * that could not be reached then (its claims are returned at the next lease's end or start).
    */
   onClaimsReturned?: (returned: ClaimsReturned[], failure?: unknown) => void;
+  /** Limits on specs, checkpoint data and lock lines; DEFAULT_STORE_LIMITS for any not given. */
+  limits?: Partial<StoreLimits>;
   /**
    * Whether opening gives every lease a fresh TTL, as a server does when it starts (default).
    * The admin tool, working on files offline, passes false: its open is not a restart.
@@ -58,6 +61,8 @@ export interface StorageSettings extends DatabaseLocationSettings {
 
 /** Everything the server stores, opened together and closed together. */
 export interface Storage {
+  /** The limits in force, defaults filled in: the server checks requests against the same numbers. */
+  readonly limits: StoreLimits;
   readonly jobStore: JobStore;
   /** Claims, retries and holds over the requester databases' jobs. */
   readonly workQueues: WorkQueueStore;
@@ -99,6 +104,7 @@ export interface Storage {
  * databases lazily on first use. Throws when coordination.db was written by a newer jobkeep.
  */
 export function openStorage(settings: StorageSettings): Storage {
+  const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
   const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true);
   try {
@@ -113,7 +119,7 @@ export function openStorage(settings: StorageSettings): Storage {
   const clock = settings.clock ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
   if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
-  const locks = new LockManager(coordinationDatabase, clock);
+  const locks = new LockManager(coordinationDatabase, limits, clock);
   const pool = new DatabasePool({
     locations,
     catalogue,
@@ -134,12 +140,13 @@ export function openStorage(settings: StorageSettings): Storage {
   const retention = new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock);
   const drainer = new NodeDrainer({ pool, catalogue, coordination: coordinationDatabase, leases: leaseStore, locks, clock });
   return {
-    jobStore: new SqliteJobStore(pool, coordinationDatabase, settings.clock),
+    limits,
+    jobStore: new SqliteJobStore(pool, coordinationDatabase, limits, settings.clock),
     workQueues: new SqliteWorkQueues(pool, coordinationDatabase, clock),
-    batches: new SqliteBatches(pool, coordinationDatabase, clock),
+    batches: new SqliteBatches(pool, coordinationDatabase, limits, clock),
     claims,
-    executionStore: new SqliteExecutionStore(pool, coordinationDatabase, settings.clock),
-    checkpointStore: new SqliteCheckpointStore(pool, settings.clock),
+    executionStore: new SqliteExecutionStore(pool, coordinationDatabase, limits, settings.clock),
+    checkpointStore: new SqliteCheckpointStore(pool, limits, settings.clock),
     jobHistory: jobHistoryFeed(pool),
     executionHistory: executionHistoryFeed(pool),
     catalogue,

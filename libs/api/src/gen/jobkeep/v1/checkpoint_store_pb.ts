@@ -28,7 +28,7 @@ export type Checkpoint = Message<"jobkeep.v1.Checkpoint"> & {
   name: string;
 
   /**
-   * At most 1 MiB.
+   * At most the server's --max-blob-bytes (1 MiB by default).
    *
    * @generated from field: bytes data = 2;
    */

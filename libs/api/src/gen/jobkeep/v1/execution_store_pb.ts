@@ -73,7 +73,8 @@ export type Execution = Message<"jobkeep.v1.Execution"> & {
   requesterNodeId: string;
 
   /**
-   * A snapshot of the job's spec when the execution was created; at most 256 KiB as JSON.
+   * A snapshot of the job's spec when the execution was created; at most the server's
+   * --max-spec-bytes (1 MiB by default) as JSON.
    *
    * @generated from field: google.protobuf.Struct job_spec = 4;
    */

@@ -67,7 +67,7 @@ export type Job = Message<"jobkeep.v1.Job"> & {
   batchId: string;
 
   /**
-   * Opaque to jobkeep; at most 256 KiB once encoded as JSON.
+   * Opaque to jobkeep; at most the server's --max-spec-bytes (1 MiB by default) once encoded as JSON.
    *
    * @generated from field: google.protobuf.Struct spec = 9;
    */
