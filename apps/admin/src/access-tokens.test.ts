@@ -116,7 +116,8 @@ describe('jobkeep-admin tokens, live and offline', () => {
       [['create', '--name', 'x'], /required option '--role <role>'/],
       [['create', '--role', 'owner', '--name', 'x'], /Allowed choices are admin, agent, reader/],
       [['create', '--role', 'reader', '--name', 'x', '--node', 'cmp-1'], /INVALID_ARGUMENT: only agent tokens are scoped to nodes/],
-      [['create', '--role', 'agent', '--name', 'x', '--node', '../etc'], /INVALID_ARGUMENT: node_id "..\/etc" is not valid/],
+      // Live, the server's request rules name the field by its path in the request.
+      [['create', '--role', 'agent', '--name', 'x', '--node', '../etc'], /INVALID_ARGUMENT: node_ids?(\[0\])? "..\/etc" is not valid/],
     ];
     for (const target of [live, ['--data-dir', never]]) {
       for (const [args, message] of usage) {
