@@ -5,7 +5,7 @@ import { ExecutionState } from '@jobkeep/api';
 import { createExecutionStoreClient, createJobStoreClient } from '@jobkeep/client';
 import { describeMachine, machineLine, writeResults, type Machine } from './bench-report.js';
 import { benchJob } from './jobkeep-cases.js';
-import { markdownTable, percentile, type Measurement } from './measure.js';
+import { markdownTable, percentile, processCpuMs, type Measurement } from './measure.js';
 import { BIG_NODE, makeComputeDatabase } from './open-bench.js';
 import { openFiles, processMemory } from './process-stats.js';
 import { startJobkeep } from './server-process.js';
@@ -102,8 +102,8 @@ async function manyNodeDatabases(): Promise<NodeScale> {
     const coldOpens = Math.min(COLD_OPENS, NODES - DEFAULT_MAX_OPEN);
     const getJob = (i: number) => jobs.getJob({ nodeId: nodeName(i), key: { case: 'id', value: jobIds[i]! } });
     const reads = [
-      await timeEach(`GetJob in a node database closed by the LRU (cold open), 1 at a time`, coldOpens, getJob),
-      await timeEach('baseline: GetJob in an open node database, 1 at a time', coldOpens, () => getJob(NODES - 1)),
+      await timeEach(`GetJob in a node database closed by the LRU (cold open), 1 at a time`, coldOpens, getJob, { serverPid: pid }),
+      await timeEach('baseline: GetJob in an open node database, 1 at a time', coldOpens, () => getJob(NODES - 1), { serverPid: pid }),
     ];
     const afterColdOpens = { files: openFiles(pid), memory: processMemory(pid) };
     return {
@@ -134,6 +134,7 @@ async function oneLargeDatabase(): Promise<ExecutionScale> {
     const file = await makeComputeDatabase(dataDir, EXECUTIONS);
     const server = await startJobkeep(dataDir, ['--max-open-databases', '1']);
     const executions = createExecutionStoreClient(server.address);
+    const serverPid = server.child.pid!;
     try {
       await executions.waitForReady(Date.now() + 10_000);
       const counters = () => executions.getCounters({ nodeId: BIG_NODE });
@@ -146,21 +147,22 @@ async function oneLargeDatabase(): Promise<ExecutionScale> {
       await executions.createExecution({ nodeId: 'compute-small', execution: { jobId: 'j-small', requesterNodeId: 'requester-1' } });
       const size = EXECUTIONS.toLocaleString('en');
       const calls = [
-        await timeEach(`GetCounters, ${size}-execution database closed (cold open), 1 at a time`, Math.min(COLD_OPENS, 100), counters, () =>
-          executions.getCounters({ nodeId: 'compute-small' }),
-        ),
-        await timeEach(`baseline: GetCounters, ${size}-execution database open`, Math.min(COLD_OPENS, 100), counters),
+        await timeEach(`GetCounters, ${size}-execution database closed (cold open), 1 at a time`, Math.min(COLD_OPENS, 100), counters, {
+          before: () => executions.getCounters({ nodeId: 'compute-small' }),
+        }),
+        await timeEach(`baseline: GetCounters, ${size}-execution database open`, Math.min(COLD_OPENS, 100), counters, { serverPid }),
         await walkPages(`ListExecutions, pages of 100 in order, walked by page token`, () => ({})),
         await walkPages(`ListExecutions, state RUNNING (a sixth of them), pages of 100 walked by page token`, () => ({ states: [ExecutionState.RUNNING] })),
       ];
-      return { executions: EXECUTIONS, fileMb: fs.statSync(file).size / 1e6, firstOpenMs, calls, rssMb: processMemory(server.child.pid!).rssMb };
+      return { executions: EXECUTIONS, fileMb: fs.statSync(file).size / 1e6, firstOpenMs, calls, rssMb: processMemory(serverPid).rssMb };
 
       async function walkPages(name: string, filter: () => { states?: ExecutionState[] }) {
         let pageToken = '';
-        return timeEach(name, LIST_PAGES, async () => {
+        const page = async () => {
           // Past the last page the walk starts again from the first.
           pageToken = (await executions.listExecutions({ nodeId: BIG_NODE, pageSize: 100, pageToken, ...filter() })).nextPageToken;
-        });
+        };
+        return timeEach(name, LIST_PAGES, page, { serverPid });
       }
     } finally {
       executions.close();
@@ -171,9 +173,19 @@ async function oneLargeDatabase(): Promise<ExecutionScale> {
   }
 }
 
-/** Times `call` `count` times, one at a time, each after `before` (not timed) when given. */
-async function timeEach(name: string, count: number, call: (i: number) => Promise<unknown>, before?: (i: number) => Promise<unknown>): Promise<Measurement> {
+/**
+ * Times `call` `count` times, one at a time, each after `before` (not timed) when given. With
+ * `serverPid` (only where there is no `before`, whose CPU would count), the server's CPU per call.
+ */
+async function timeEach(
+  name: string,
+  count: number,
+  call: (i: number) => Promise<unknown>,
+  options: { before?: (i: number) => Promise<unknown>; serverPid?: number } = {},
+): Promise<Measurement> {
+  const { before, serverPid } = options;
   const latencies: number[] = [];
+  const cpuBefore = serverPid === undefined ? 0 : processCpuMs(serverPid);
   for (let i = 0; i < count; i++) {
     await before?.(i);
     const started = process.hrtime.bigint();
@@ -182,7 +194,8 @@ async function timeEach(name: string, count: number, call: (i: number) => Promis
   }
   const seconds = latencies.reduce((sum, ms) => sum + ms, 0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { name, ops: count, seconds, opsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
+  const serverCpuUsPerOp = serverPid === undefined ? undefined : ((processCpuMs(serverPid) - cpuBefore) * 1000) / count;
+  return { name, ops: count, seconds, opsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), serverCpuUsPerOp };
 }
 
 function nodesMarkdown(n: NodeScale): string {
