@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createEtcdClient } from './etcd-client.js';
 
 /** Where Debian's etcd-server package installs etcd. */
-export const ETCD_BINARY = process.env.JOBKEEP_BENCH_ETCD ?? '/usr/bin/etcd';
+const ETCD_BINARY = process.env.JOBKEEP_BENCH_ETCD ?? '/usr/bin/etcd';
 
 export interface EtcdProcess {
   child: ChildProcess;

@@ -6,7 +6,7 @@ import { lockCases } from './lock-cases.js';
 import type { ServerProcess } from './server-process.js';
 
 /** Jobs per CreateBatch call in the bulk case. */
-export const BATCH_JOBS = 1_000;
+const BATCH_JOBS = 1_000;
 /** Jobs queued for the claims at each in-flight count: a run stops early when they run out. */
 const CLAIM_JOBS = Number(process.env.JOBKEEP_BENCH_CLAIM_JOBS ?? '50000');
 /** Waits for a contended lock, and batches at 64 in flight, take longer than the default 10 s deadline allows under load. */

@@ -13,7 +13,7 @@ import { storeBench } from './store-bench.js';
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
  * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, admin, peers and scale (all by
- * default); peers and scale read their own settings (see peer-bench.ts, jobkeep-cases.ts, scale-bench.ts).
+ * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
 const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin,peers,scale').split(','));

@@ -6,7 +6,7 @@ import { casesOf, type LoadCase, type PreparedLoad } from './load-case.js';
 import type { ServerProcess } from './server-process.js';
 
 /** Watch streams every created job is fanned out to, each on a connection of its own, as agents' would be. */
-export const WATCHERS = Number(process.env.JOBKEEP_BENCH_WATCHERS ?? '16');
+const WATCHERS = Number(process.env.JOBKEEP_BENCH_WATCHERS ?? '16');
 
 /**
  * Watch fan-out: `WATCHERS` WatchJobs streams follow one node database; one call is a CreateJob
