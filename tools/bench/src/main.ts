@@ -4,16 +4,19 @@ import { grpcBench } from './grpc-bench.js';
 import { lockBench } from './lock-bench.js';
 import { markdownTable, type Measurement } from './measure.js';
 import { openBench } from './open-bench.js';
+import { peerBench } from './peer-bench.js';
 import { queueBench } from './queue-bench.js';
+import { scaleBench } from './scale-bench.js';
 import { storeBench } from './store-bench.js';
 
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues and admin (all by default).
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, admin, peers and scale (all by
+ * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin,peers,scale').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
@@ -21,6 +24,8 @@ const open = cases.has('open') ? await openBench(openExecutions) : { results: []
 const locks = cases.has('locks') ? await lockBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
 const admin = cases.has('admin') ? await adminBench(scale) : undefined;
+const peers = cases.has('peers') ? await peerBench() : undefined;
+const scaled = cases.has('scale') ? await scaleBench() : undefined;
 
 console.log(`# jobkeep benchmarks, ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, scale ${scale}`);
@@ -39,3 +44,4 @@ const sections: [title: string, results: Measurement[], itemName?: string][] = [
 for (const [title, results, itemName] of sections) {
   if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);
 }
+for (const report of [peers, scaled]) if (report !== undefined) console.log(`\n${report.markdown}`);

@@ -60,7 +60,8 @@ async function runConcurrently(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-function percentile(sorted: number[], fraction: number): number {
+/** The value at `fraction` of sorted values (0.5 the median). */
+export function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
 }
 

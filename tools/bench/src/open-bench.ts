@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { openStorage } from '@jobkeep/store';
 import { measure, type Measurement } from './measure.js';
 
-const NODE = 'compute-big';
+export const BIG_NODE = 'compute-big';
 const STATES = ['CREATED', 'BID_ACCEPTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 
 /**
@@ -16,17 +16,13 @@ const STATES = ['CREATED', 'BID_ACCEPTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CA
 export async function openBench(executions: number): Promise<{ results: Measurement[]; fileMb: number }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-open-'));
   try {
-    const seed = openStorage({ dataDir });
-    await seed.executionStore.createExecution(NODE, { jobId: 'j-seed', requesterNodeId: 'requester-1' });
-    seed.close();
-    const file = path.join(dataDir, `${NODE}-compute.db`);
-    fillExecutions(file, executions);
+    const file = await makeComputeDatabase(dataDir, executions);
 
     const results: Measurement[] = [];
     results.push(
       await measure(`open a store, first GetCounters (${executions.toLocaleString('en')} executions)`, { ops: 20, warmup: 2, concurrency: 1 }, async () => {
         const storage = openStorage({ dataDir });
-        const counters = await storage.executionStore.getCounters(NODE);
+        const counters = await storage.executionStore.getCounters(BIG_NODE);
         storage.close();
         if (Object.values(counters.counts).reduce((a, b) => a + b, 0) !== executions + 1) throw new Error('counters are off');
       }),
@@ -53,6 +49,20 @@ export async function openBench(executions: number): Promise<{ results: Measurem
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Makes `dataDir` hold the compute database of node `compute-big` with `executions` executions
+ * and one more (the seed, created through the store so that the file and the catalogue are
+ * as jobkeep makes them); returns the file's path.
+ */
+export async function makeComputeDatabase(dataDir: string, executions: number): Promise<string> {
+  const seed = openStorage({ dataDir });
+  await seed.executionStore.createExecution(BIG_NODE, { jobId: 'j-seed', requesterNodeId: 'requester-1' });
+  seed.close();
+  const file = path.join(dataDir, `${BIG_NODE}-compute.db`);
+  fillExecutions(file, executions);
+  return file;
 }
 
 /**

@@ -37,6 +37,11 @@ export function startServerProcess(script: string, args: string[], readyMessage:
   });
 }
 
+/** The built jobkeep server on `dataDir`, listening on a free port of 127.0.0.1, with its defaults but for `flags`. */
+export function startJobkeep(dataDir: string, flags: string[] = []): Promise<ServerProcess> {
+  return startServerProcess(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...flags], 'jobkeep serving');
+}
+
 /**
  * Runs `work` with the built jobkeep server on a fresh data directory and the echo baseline,
  * each in its own process, and stops both (and removes the directory) afterwards.
@@ -45,7 +50,7 @@ export async function withJobkeepAndEcho<T>(work: (servers: { jobkeep: ServerPro
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-'));
   const started: ServerProcess[] = [];
   try {
-    const jobkeep = await startServerProcess(SERVER_MAIN, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], 'jobkeep serving');
+    const jobkeep = await startJobkeep(dataDir);
     started.push(jobkeep);
     const echo = await startServerProcess(ECHO_MAIN, ['127.0.0.1:0'], 'echo serving');
     started.push(echo);
