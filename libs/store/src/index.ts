@@ -1,5 +1,9 @@
 export { openStorage } from './storage.js';
 export type { Storage, StorageSettings } from './storage.js';
+export { DURABILITY_MODES } from './sqlite-connection.js';
+export type { Durability } from './sqlite-connection.js';
+export { GROUP_COMMIT_DEFAULTS } from './group-commit.js';
+export type { GroupCommitSettings } from './group-commit.js';
 export { DatabaseLocations } from './database-locations.js';
 export type { DatabaseLocationSettings, NodeDatabaseKind } from './database-locations.js';
 export type { Catalogue, CatalogueEntry, DatabaseLifecycle } from './catalogue.js';

@@ -18,7 +18,8 @@ import { migrate } from './migrations.js';
 import { KEEP_EVERYTHING, RetentionRunner, type RetentionPolicies } from './retention-runner.js';
 import { computeMigrations } from './compute-schema.js';
 import { requesterMigrations } from './requester-schema.js';
-import { openSqlite, type SqliteDatabase } from './sqlite-connection.js';
+import { openSqlite, type Durability, type SqliteDatabase } from './sqlite-connection.js';
+import type { GroupCommitSettings } from './group-commit.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteExecutionStore } from './sqlite-execution-store.js';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
@@ -35,6 +36,10 @@ import { storageAdmin, type StorageAdmin } from './storage-admin.js';
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
   maxOpenDatabases?: number;
+  /** What a commit survives before it is acknowledged, for every file opened; default `full`. */
+  durability?: Durability;
+  /** Bounds of the batches node databases commit writes in; GROUP_COMMIT_DEFAULTS by default. */
+  groupCommit?: GroupCommitSettings;
   /** The clock records are stamped with, in milliseconds; tests pass their own. */
   clock?: () => number;
   /**
@@ -98,7 +103,8 @@ export interface Storage {
  */
 export function openStorage(settings: StorageSettings): Storage {
   const locations = new DatabaseLocations(settings);
-  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true);
+  const connection = { durability: settings.durability };
+  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, connection);
   try {
     migrate(coordination, coordinationMigrations, locations.coordinationPath);
   } catch (error) {
@@ -119,6 +125,8 @@ export function openStorage(settings: StorageSettings): Storage {
     maxOpen: settings.maxOpenDatabases ?? 256,
     now: settings.clock,
     onDatabaseOpened: settings.onDatabaseOpened,
+    connection,
+    groupCommit: settings.groupCommit,
   });
   const claims = new ClaimReturner(coordinationDatabase, pool, clock, settings.onClaimsReturned);
   // A lease's end releases its locks (to their next waiters) and hands its claimed jobs back.
