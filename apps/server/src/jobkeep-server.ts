@@ -57,6 +57,8 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
+    durability: config.durability,
+    groupCommit: { maxWrites: config.groupCommitMaxWrites, maxWaitMs: config.groupCommitMaxWaitMs },
     retention: { requester: config.jobRetention, compute: config.executionRetention },
     onClaimsReturned: (returned, failure) => {
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
@@ -101,7 +103,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     const port = await bind(server, config.listen, credentials);
     const address = config.listen.replace(/:\d+$/, `:${port}`);
     hold.setAddress(address);
-    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config) }, 'jobkeep serving');
+    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config), durability: config.durability }, 'jobkeep serving');
     retention.start();
     // Claims of leases that ended just before a crash go back to their queues now.
     void storage.claims.returnOrphanedClaims();
@@ -173,8 +175,8 @@ async function shutdown(
   }
   // A revoke during the drain may have started handing claimed jobs back; let it finish.
   await storage.claims.settled();
-  // Every store call is one synchronous transaction, so once no call is in flight (and the
-  // sweeper and retention are stopped) no transaction is either: the files can close.
+  // Once no call is in flight (and the sweeper and retention are stopped) no write is waiting
+  // for its group commit, and closing a database commits any that still were: the files can close.
   storage.close();
   // Last: until every file is closed, no other process may open them.
   hold.release();

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
+import { DURABILITY_MODES, GROUP_COMMIT_DEFAULTS, parseRetentionSetting, type Durability, type RetentionPolicy } from '@jobkeep/store';
 import type { SecuritySettings } from './server-security.js';
 
 export interface ServerConfig extends SecuritySettings {
@@ -10,6 +10,12 @@ export interface ServerConfig extends SecuritySettings {
   jobStorePath: string | undefined;
   computeStorePath: string | undefined;
   maxOpenDatabases: number;
+  /** What a commit survives before it is acknowledged: `full`, or `power-loss-may-lose-writes`. */
+  durability: Durability;
+  /** The most writes to one node database that share a transaction. */
+  groupCommitMaxWrites: number;
+  /** How long a write waits for others to share its transaction, in milliseconds (0: the end of the event loop's turn). */
+  groupCommitMaxWaitMs: number;
   logLevel: string;
   /** How long a shutdown waits for in-flight calls before cancelling them, in milliseconds. */
   shutdownGraceMs: number;
@@ -46,6 +52,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function milliseconds(value: string): number {
   const parsed = positiveInteger(value);
   if (parsed > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms (about 24 days)`);
+  return parsed;
+}
+
+/** A group commit that waits longer than this only delays every write. */
+const MAX_GROUP_COMMIT_WAIT_MS = 1000;
+
+function groupCommitWait(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > MAX_GROUP_COMMIT_WAIT_MS) {
+    throw new InvalidArgumentError(`expected a whole number of milliseconds from 0 to ${MAX_GROUP_COMMIT_WAIT_MS}`);
+  }
   return parsed;
 }
 
@@ -95,6 +112,27 @@ export function serverCommand(): Command {
         .env('JOBKEEP_MAX_OPEN_DATABASES')
         .default(256)
         .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--durability <mode>',
+        'full: a write is acknowledged once on disk; power-loss-may-lose-writes: survives a crash of the server, but a power loss or OS crash may lose the last acknowledged writes',
+      )
+        .env('JOBKEEP_DURABILITY')
+        .default('full')
+        .choices(DURABILITY_MODES),
+    )
+    .addOption(
+      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one node database that share a transaction and its fsync')
+        .env('JOBKEEP_GROUP_COMMIT_MAX_WRITES')
+        .default(GROUP_COMMIT_DEFAULTS.maxWrites)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--group-commit-max-wait-ms <ms>', 'how long a write may wait for others to share its transaction (0: only for the calls that arrived with it)')
+        .env('JOBKEEP_GROUP_COMMIT_MAX_WAIT_MS')
+        .default(GROUP_COMMIT_DEFAULTS.maxWaitMs)
+        .argParser(groupCommitWait),
     )
     .addOption(new Option('--log-level <level>', 'log level').env('JOBKEEP_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(
