@@ -57,12 +57,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 }
 
 async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, logger: Logger, hold: HeldDataDir): Promise<RunningServer> {
+  const metrics = new ServerMetrics();
   const storage = openStorage({
+    onBatchCommitted: metrics.observeBatch,
     dataDir: config.dataDir,
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
     maxOpenDatabases: config.maxOpenDatabases,
     limits: { maxSpecBytes: config.maxSpecBytes, maxBlobBytes: config.maxBlobBytes, maxLockWaiters: config.maxLockWaiters },
+    durability: config.durability,
+    groupCommit: { maxWrites: config.groupCommitMaxWrites, maxWaitMs: config.groupCommitMaxWaitMs },
     retention: { requester: config.jobRetention, compute: config.executionRetention },
     onClaimsReturned: (returned, failure) => {
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
@@ -102,7 +106,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
         checkRequest(method, request, storage.limits);
       };
     };
-    const metrics = new ServerMetrics(storage);
+    metrics.watchStorage(storage);
     const onCallEnded = metrics.observeCall;
     server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit, onCallEnded }));
     server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit, onCallEnded }));
@@ -122,7 +126,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     hold.setAddress(address);
     metricsEndpoint = config.metricsListen === undefined ? undefined : await metrics.serve(config.metricsListen);
     const metricsAddress = metricsEndpoint?.address;
-    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config), metricsAddress }, 'jobkeep serving');
+    logger.info({ address, dataDir: storage.locations.dataDir, auth: config.auth, tls: tlsMode(config), metricsAddress, durability: config.durability }, 'jobkeep serving');
     retention.start();
     // Claims of leases that ended just before a crash go back to their queues now.
     void storage.claims.returnOrphanedClaims();
@@ -198,8 +202,8 @@ async function shutdown(
   await stopMetrics();
   // A revoke during the drain may have started handing claimed jobs back; let it finish.
   await storage.claims.settled();
-  // Every store call is one synchronous transaction, so once no call is in flight (and the
-  // sweeper and retention are stopped) no transaction is either: the files can close.
+  // Once no call is in flight (and the sweeper and retention are stopped) no write is waiting
+  // for its group commit, and closing a database commits any that still were: the files can close.
   storage.close();
   // Last: until every file is closed, no other process may open them.
   hold.release();

@@ -111,4 +111,25 @@ describe('server settings', () => {
     expect(() => parse('--config', configFile({ executionRetention: { COMPLETED: 'fail:1d' } }))).toThrow(/terminal/);
     expect(() => parse('--config', configFile('{not json'))).toThrow(/cannot read the config file/);
   });
+
+  it('takes the durability and the bounds of group commit from flags, the environment and the config file', () => {
+    for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
+    expect(parse()).toMatchObject({ durability: 'full', groupCommitMaxWrites: 256, groupCommitMaxWaitMs: 0 });
+    expect(parse('--durability', 'power-loss-may-lose-writes', '--group-commit-max-writes', '32')).toMatchObject({
+      durability: 'power-loss-may-lose-writes',
+      groupCommitMaxWrites: 32,
+    });
+    process.env.JOBKEEP_DURABILITY = 'power-loss-may-lose-writes';
+    process.env.JOBKEEP_GROUP_COMMIT_MAX_WAIT_MS = '2';
+    expect(parse()).toMatchObject({ durability: 'power-loss-may-lose-writes', groupCommitMaxWaitMs: 2 });
+    for (const key of ['JOBKEEP_DURABILITY', 'JOBKEEP_GROUP_COMMIT_MAX_WAIT_MS']) delete process.env[key];
+    const file = configFile({ durability: 'power-loss-may-lose-writes', groupCommitMaxWrites: 64, groupCommitMaxWaitMs: 1 });
+    expect(parse('--config', file)).toMatchObject({ durability: 'power-loss-may-lose-writes', groupCommitMaxWrites: 64, groupCommitMaxWaitMs: 1 });
+
+    expect(() => parse('--durability', 'normal')).toThrow(/full, power-loss-may-lose-writes/);
+    expect(() => parse('--config', configFile({ durability: 'off' }))).toThrow(/durability: allowed choices are full, power-loss-may-lose-writes/i);
+    expect(() => parse('--group-commit-max-writes', '0')).toThrow(/positive integer/);
+    expect(() => parse('--group-commit-max-wait-ms', '1001')).toThrow(/from 0 to 1000/);
+    expect(() => parse('--group-commit-max-wait-ms', '-1')).toThrow(/from 0 to 1000/);
+  });
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_STORE_LIMITS, parseRetentionSetting, type RetentionPolicy } from '@jobkeep/store';
+import { DEFAULT_STORE_LIMITS, DURABILITY_MODES, GROUP_COMMIT_DEFAULTS, parseRetentionSetting, type Durability, type RetentionPolicy } from '@jobkeep/store';
 import type { SecuritySettings } from './server-security.js';
 import { DEFAULT_MAX_WATCHES_PER_CONNECTION } from './watch-slots.js';
 
@@ -11,6 +11,12 @@ export interface ServerConfig extends SecuritySettings {
   jobStorePath: string | undefined;
   computeStorePath: string | undefined;
   maxOpenDatabases: number;
+  /** What a commit survives before it is acknowledged: `full`, or `power-loss-may-lose-writes`. */
+  durability: Durability;
+  /** The most writes to one node database that share a transaction. */
+  groupCommitMaxWrites: number;
+  /** How long a write waits for others to share its transaction, in milliseconds (0: the end of the event loop's turn). */
+  groupCommitMaxWaitMs: number;
   logLevel: string;
   /** How long a shutdown waits for in-flight calls before cancelling them, in milliseconds. */
   shutdownGraceMs: number;
@@ -60,6 +66,17 @@ function milliseconds(value: string): number {
   return parsed;
 }
 
+/** A group commit that waits longer than this only delays every write. */
+const MAX_GROUP_COMMIT_WAIT_MS = 1000;
+
+function groupCommitWait(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > MAX_GROUP_COMMIT_WAIT_MS) {
+    throw new InvalidArgumentError(`expected a whole number of milliseconds from 0 to ${MAX_GROUP_COMMIT_WAIT_MS}`);
+  }
+  return parsed;
+}
+
 function listenAddress(value: string): string {
   const match = /^(.+):(\d{1,5})$/.exec(value);
   if (match === null || Number(match[2]) > 65535) throw new InvalidArgumentError('expected host:port, such as 127.0.0.1:7420');
@@ -106,6 +123,27 @@ export function serverCommand(): Command {
         .env('JOBKEEP_MAX_OPEN_DATABASES')
         .default(256)
         .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--durability <mode>',
+        'full: a write is acknowledged once on disk; power-loss-may-lose-writes: survives a crash of the server, but a power loss or OS crash may lose the last acknowledged writes',
+      )
+        .env('JOBKEEP_DURABILITY')
+        .default('full')
+        .choices(DURABILITY_MODES),
+    )
+    .addOption(
+      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one node database that share a transaction and its fsync')
+        .env('JOBKEEP_GROUP_COMMIT_MAX_WRITES')
+        .default(GROUP_COMMIT_DEFAULTS.maxWrites)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--group-commit-max-wait-ms <ms>', 'how long a write may wait for others to share its transaction (0: only for the calls that arrived with it)')
+        .env('JOBKEEP_GROUP_COMMIT_MAX_WAIT_MS')
+        .default(GROUP_COMMIT_DEFAULTS.maxWaitMs)
+        .argParser(groupCommitWait),
     )
     .addOption(new Option('--log-level <level>', 'log level').env('JOBKEEP_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(

@@ -11,7 +11,7 @@ function sample(text: string, series: string): number | undefined {
 describe('Prometheus metrics', () => {
   const servers = useTestServers();
 
-  it('counts RPCs by method and status with their latency, and reports open databases and records by state', async () => {
+  it('counts RPCs by method and status with their latency, and group commits by size and duration, open databases and records by state', async () => {
     const { server, client } = await servers.start({ metricsListen: '127.0.0.1:0' });
     const { job } = await client.createJob({ nodeId: 'n1', job: { name: 'a' } });
     await client.createJob({ nodeId: 'n1', job: { name: 'b' } });
@@ -29,6 +29,13 @@ describe('Prometheus metrics', () => {
     expect(sample(text, 'jobkeep_records{kind="requester",node="n1",state="PENDING"}')).toBe(1);
     expect(sample(text, 'jobkeep_records{kind="requester",node="n1",state="QUEUED"}')).toBe(1);
     expect(sample(text, 'jobkeep_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Three writes so far, each alone in its group commit; then 20 at once share fewer commits.
+    expect(sample(text, 'jobkeep_commit_batch_writes_sum{kind="requester"}')).toBe(3);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.createJob({ nodeId: 'n1', job: { name: `together-${i}` } })));
+    const after = await (await fetch(`http://${server.metricsAddress}/metrics`)).text();
+    expect(sample(after, 'jobkeep_commit_batch_writes_sum{kind="requester"}')).toBe(23);
+    expect(sample(after, 'jobkeep_commit_batch_writes_count{kind="requester"}')).toBeLessThan(23);
+    expect(sample(after, 'jobkeep_commit_duration_seconds_count{kind="requester"}')).toBe(sample(after, 'jobkeep_commit_batch_writes_count{kind="requester"}'));
 
     expect((await fetch(`http://${server.metricsAddress}/`)).status).toBe(404);
   });

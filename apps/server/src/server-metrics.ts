@@ -1,15 +1,18 @@
 import http from 'node:http';
 import type { CallObserver } from '@jobkeep/api';
-import type { Storage } from '@jobkeep/store';
+import type { CommittedBatch, Storage } from '@jobkeep/store';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Latency buckets from 100 µs (a cached read) to 10 s (a deadline), in seconds. */
 const RPC_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
+/** Writes per group commit: 1 for a lone write, up to --group-commit-max-writes. */
+const BATCH_WRITES_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
 /**
- * The server's Prometheus metrics: every RPC by method and status with its latency, the open
- * node databases and their records by state (read from the counters at scrape time), and the
- * process's own (CPU, memory, event-loop lag).
+ * The server's Prometheus metrics: every RPC by method and status with its latency, group
+ * commits by size and duration, the open node databases and their records by state (read from
+ * the counters at scrape time), and the process's own (CPU, memory, event-loop lag).
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -21,8 +24,33 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  constructor(storage: Storage) {
+  private readonly batchWrites = new Histogram({
+    name: 'jobkeep_commit_batch_writes',
+    help: 'Writes that shared one group commit of a node database, by database kind',
+    labelNames: ['kind'] as const,
+    buckets: BATCH_WRITES_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly commitSeconds = new Histogram({
+    name: 'jobkeep_commit_duration_seconds',
+    help: 'How long one group commit held its transaction, fsync included, by database kind',
+    labelNames: ['kind'] as const,
+    buckets: RPC_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'jobkeep_' });
+  }
+
+  /** For openStorage: records each group commit. */
+  readonly observeBatch = ({ kind, writes, seconds }: CommittedBatch): void => {
+    this.batchWrites.observe({ kind }, writes);
+    this.commitSeconds.observe({ kind }, seconds);
+  };
+
+  /** Reports the open databases of `storage` and their records by state at every scrape. */
+  watchStorage(storage: Storage): void {
     new Gauge({
       name: 'jobkeep_open_databases',
       help: 'Node databases open now (bounded by --max-open-databases)',

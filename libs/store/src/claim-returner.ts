@@ -117,10 +117,13 @@ export class ClaimReturner implements LeaseEndListener {
       if (isJobkeepError(error, 'NOT_FOUND')) return 0;
       throw error;
     }
-    const returned = await db.write(() => returnClaimsInTx(db, leaseId, this.now()));
-    // A claim frozen by a drain is kept (and so is the lease's note here) until the drain has
-    // either moved it, and its note on the target returns it there, or let it go, and it returns here.
-    const frozen = db.read(() => (db.statement(FROZEN_CLAIMS_OF_LEASE_SQL).get(leaseId) as { n: number }).n);
+    // Counted in the same transaction: once it has committed, the pool may have closed `db`.
+    const { returned, frozen } = await db.write(() => ({
+      returned: returnClaimsInTx(db, leaseId, this.now()),
+      // A claim frozen by a drain is kept (and so is the lease's note here) until the drain has
+      // either moved it, and its note on the target returns it there, or let it go, and it returns here.
+      frozen: (db.statement(FROZEN_CLAIMS_OF_LEASE_SQL).get(leaseId) as { n: number }).n,
+    }));
     if (frozen > 0) throw unavailable(`${frozen} jobs claimed under lease ${leaseId} on node ${nodeId} are being moved by a drain; they are returned once it is done`);
     return returned;
   }

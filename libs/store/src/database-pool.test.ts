@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { DatabaseOpenedInfo } from './database-pool.js';
+import { computeMigrations } from './compute-schema.js';
+import { DatabasePool, type DatabaseOpenedInfo } from './database-pool.js';
 import { requesterMigrations } from './requester-schema.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 
@@ -71,5 +72,21 @@ describe('opening node databases', () => {
     const storage = temp.open({ onDatabaseOpened: (info) => opened.push(info) });
     await expect(storage.executionStore.getCounters('never-seen')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(opened).toEqual([]);
+  });
+
+  it('opens and creates node databases with the durability of its connection options', () => {
+    const storage = temp.open();
+    const pool = new DatabasePool({
+      locations: storage.locations,
+      catalogue: storage.catalogue,
+      migrations: { requester: requesterMigrations, compute: computeMigrations },
+      maxOpen: 4,
+      connection: { durability: 'power-loss-may-lose-writes' },
+    });
+    try {
+      expect(pool.get('requester', 'node-1', true).db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    } finally {
+      pool.closeAll();
+    }
   });
 });

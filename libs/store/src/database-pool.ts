@@ -6,8 +6,9 @@ import type { Catalogue } from './catalogue.js';
 import type { DatabaseLocations, NodeDatabaseKind } from './database-locations.js';
 import { migrate, type Migrations } from './migrations.js';
 import { CommitNotifier } from './commit-notifier.js';
+import type { GroupCommitSettings } from './group-commit.js';
 import { NodeDatabase } from './node-database.js';
-import { openSqlite } from './sqlite-connection.js';
+import { openSqlite, type ConnectionOptions } from './sqlite-connection.js';
 import { readStateCounters } from './state-counters.js';
 
 /** An open node database's records by state, as its counters hold them. */
@@ -15,6 +16,13 @@ export interface OpenDatabaseCounts {
   kind: NodeDatabaseKind;
   nodeId: string;
   counts: Record<string, number>;
+}
+
+/** One group commit: how many writes shared the transaction, and how long it took. */
+export interface CommittedBatch {
+  kind: NodeDatabaseKind;
+  writes: number;
+  seconds: number;
 }
 
 /** What the pool reports each time it opens a node database. */
@@ -35,12 +43,19 @@ export interface DatabasePoolOptions {
   now?: () => number;
   /** Called after every open of a node database (including reopens after LRU eviction). */
   onDatabaseOpened?: (info: DatabaseOpenedInfo) => void;
+  /** How every node database is opened (its durability). */
+  connection?: ConnectionOptions;
+  groupCommit?: GroupCommitSettings;
+  /** Told after each group commit of a node database: for metrics. */
+  onBatchCommitted?: (batch: CommittedBatch) => void;
 }
 
 /**
  * Open node databases, bounded by an LRU so that one server can serve thousands of nodes.
- * A handle is only used synchronously between `get` and the end of a transaction, so closing
- * an evicted one never interrupts work in progress.
+ * A handle is used synchronously between `get` and the moment its write is queued or its read
+ * done, and closing an evicted one commits the writes it still has queued: so an eviction never
+ * interrupts work in progress nor loses a write (one who keeps a handle across an await and
+ * then writes on it gets UNAVAILABLE, and should `get` it again).
  */
 export class DatabasePool {
   private readonly open: LRUCache<string, NodeDatabase>;
@@ -72,9 +87,9 @@ export class DatabasePool {
 
     if (!fs.existsSync(file)) {
       if (!create) throw notFound(`node ${nodeId} has no ${kind} database`);
-      createMigrated(file, this.options.migrations[kind]);
+      createMigrated(file, this.options.migrations[kind], this.options.connection);
     }
-    const db = openSqlite(file, false);
+    const db = openSqlite(file, false, this.options.connection);
     try {
       migrate(db, this.options.migrations[kind], file);
       // Also on every open, not only on creation: a crash between creating the file and
@@ -84,12 +99,12 @@ export class DatabasePool {
       db.close();
       throw error;
     }
-    const database = new NodeDatabase(
-      db,
-      file,
-      () => this.commits.notify(kind, nodeId),
-      () => this.catalogue.checkTakesNewRecords(nodeId, kind),
-    );
+    const database = new NodeDatabase(db, file, {
+      onCommit: () => this.commits.notify(kind, nodeId),
+      admitNewRecords: () => this.catalogue.checkTakesNewRecords(nodeId, kind),
+      groupCommit: this.options.groupCommit,
+      onBatchCommitted: (writes, seconds) => this.options.onBatchCommitted?.({ kind, writes, seconds }),
+    });
     this.open.set(key, database);
     this.owners.set(database, { kind, nodeId });
     this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
@@ -133,10 +148,10 @@ export class DatabasePool {
  * name: a crash at any instant leaves either no file or a complete, migrated one, never an empty
  * file that `check` would report (a leftover temporary file is simply made again).
  */
-function createMigrated(file: string, migrations: Migrations): void {
+function createMigrated(file: string, migrations: Migrations, connection: ConnectionOptions | undefined): void {
   const temp = `${file}.creating`;
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${temp}${suffix}`, { force: true });
-  const db = openSqlite(temp, true);
+  const db = openSqlite(temp, true, connection);
   try {
     migrate(db, migrations, file);
   } finally {

@@ -2,6 +2,10 @@ export { openStorage } from './storage.js';
 export type { Storage, StorageSettings } from './storage.js';
 export { DEFAULT_STORE_LIMITS } from './store-limits.js';
 export type { StoreLimits } from './store-limits.js';
+export { DURABILITY_MODES } from './sqlite-connection.js';
+export type { Durability } from './sqlite-connection.js';
+export { GROUP_COMMIT_DEFAULTS } from './group-commit.js';
+export type { GroupCommitSettings } from './group-commit.js';
 export { DatabaseLocations } from './database-locations.js';
 export type { DatabaseLocationSettings, NodeDatabaseKind } from './database-locations.js';
 export type { Catalogue, CatalogueEntry, DatabaseLifecycle } from './catalogue.js';
@@ -71,7 +75,7 @@ export { EXECUTION_TRANSITIONS, isTerminalExecutionState } from './execution-tra
 export { EXECUTION_LIMITS } from './execution-validation.js';
 export type { Checkpoint, CheckpointInfo, CheckpointQuery, CheckpointStore, PutCheckpointInput } from './checkpoint-store.js';
 export { CHECKPOINT_LIMITS } from './checkpoint-validation.js';
-export type { DatabaseOpenedInfo, OpenDatabaseCounts } from './database-pool.js';
+export type { CommittedBatch, DatabaseOpenedInfo, OpenDatabaseCounts } from './database-pool.js';
 export { checkNodeDatabase } from './consistency-check.js';
 export type { ConsistencyProblem } from './consistency-check.js';
 

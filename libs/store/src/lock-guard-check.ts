@@ -51,7 +51,7 @@ export function checkLockGuardInTx(coordination: CoordinationDatabase, guard: Lo
  * Runs `work` as a write transaction of the database `open` returns, checking `guard` first in
  * that transaction. The guard is also checked before the database is opened, so that a refused
  * create brings no file into being; the check inside the transaction is the one that counts,
- * and stays right if writes are ever batched and run later (group commit).
+ * since the write runs later, when its batch commits (group commit).
  */
 export function writeGuarded<T>(
   coordination: CoordinationDatabase,

@@ -1,44 +1,130 @@
 import { unavailable } from '@jobkeep/errors';
+import { GROUP_COMMIT_DEFAULTS, WriteQueue, type GroupCommitSettings } from './group-commit.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import { SqliteHandle } from './sqlite-handle.js';
 
+export interface NodeDatabaseOptions {
+  /** Told after every commit that changed rows, so that watches read the history again. */
+  onCommit?: () => void;
+  /**
+   * Throws FAILED_PRECONDITION once the database is draining or retired. Creates call it
+   * after looking up their request id, so that a retried create still gets its first answer.
+   */
+  admitNewRecords?: () => void;
+  groupCommit?: GroupCommitSettings;
+  /** Told after each batch commits: how many writes shared it, and how long its transaction took. */
+  onBatchCommitted?: (writes: number, seconds: number) => void;
+}
+
+/** A write waiting for its batch, and how to tell its caller the outcome. */
+interface PendingWrite {
+  work: () => unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
- * One open SQLite file and the only way to change it. Every write goes through `write`, so that
- * group commit (several waiting writes sharing one transaction and one fsync) changes this
- * class alone; reads go through `read` and see one consistent snapshot.
+ * One open SQLite file and the only way to change it. Writes are group-committed: the writes
+ * that arrive while the event loop runs one turn (or up to the batch's bounds) share one
+ * transaction and one fsync, each in a savepoint of its own so that a write that fails is undone
+ * alone. Reads go through `read` and see one consistent snapshot of what is committed.
  */
 export class NodeDatabase extends SqliteHandle {
+  readonly admitNewRecords: () => void;
+  private readonly onCommit: () => void;
+  private readonly onBatchCommitted: (writes: number, seconds: number) => void;
+  private readonly queue: WriteQueue<PendingWrite>;
+
   constructor(
     db: SqliteDatabase,
     readonly file: string,
-    /** Told after every commit of `write`, so that watches read the history again. */
-    private readonly onCommit: () => void = () => {},
-    /**
-     * Throws FAILED_PRECONDITION once the database is draining or retired. Creates call it
-     * after looking up their request id, so that a retried create still gets its first answer.
-     */
-    readonly admitNewRecords: () => void = () => {},
+    options: NodeDatabaseOptions = {},
   ) {
     super(db);
-  }
-
-  /** Runs `work` in its own write transaction; resolves once the commit is durable. */
-  async write<T>(work: () => T): Promise<T> {
-    return this.writeNow(work);
+    this.onCommit = options.onCommit ?? (() => {});
+    this.admitNewRecords = options.admitNewRecords ?? (() => {});
+    this.onBatchCommitted = options.onBatchCommitted ?? (() => {});
+    this.queue = new WriteQueue(options.groupCommit ?? GROUP_COMMIT_DEFAULTS, (batch) => this.commitBatch(batch));
   }
 
   /**
-   * `write`, committed before it returns: for a drain, which must commit a job's copy on one
-   * database and then its removal from another without anything in this process running in
-   * between. (Group commit must flush what it has pending before running this.)
+   * Runs `work` in a write transaction, with whatever other writes its batch holds; resolves
+   * with its result once that transaction has committed (durably, as the connection's
+   * durability says), rejects with its own error, or with the batch's if the commit fails.
+   */
+  write<T>(work: () => T): Promise<T> {
+    // A caller that kept a handle the pool has since closed: a retry gets the file reopened.
+    if (!this.db.open) return Promise.reject(unavailable(`${this.file} was closed while the write was on its way; try again`));
+    return new Promise<T>((resolve, reject) => this.queue.add({ work, resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  /**
+   * `write`, committed before it returns, after every write still pending: for a drain, which
+   * must commit a job's copy on one database and then its removal from another without anything
+   * in this process running in between.
    */
   writeNow<T>(work: () => T): T {
+    this.queue.flush();
     const changesBefore = this.totalChanges();
     const result = refusalsRaisedBySql(this.file, () => this.inTransaction.immediate(work) as T);
     // Only once committed, and only when rows changed: a rolled-back write, or one that found
     // nothing to do (a claim on an empty queue), changed nothing a watcher could read.
     if (this.totalChanges() !== changesBefore) this.onCommit();
     return result;
+  }
+
+  /** Commits the writes still pending first: closing (an LRU eviction, a shutdown) loses none. */
+  override close(): void {
+    if (this.db.open) this.queue.flush();
+    super.close();
+  }
+
+  /**
+   * One transaction for the batch; the callers hear of their outcome only after its COMMIT
+   * returned, and if the transaction as a whole fails (BEGIN, COMMIT, or an error after which
+   * SQLite has rolled everything back), every write of the batch fails with it.
+   */
+  private commitBatch(batch: PendingWrite[]): void {
+    let outcomes: Outcome[];
+    let changed = false;
+    const started = process.hrtime.bigint();
+    try {
+      outcomes = refusalsRaisedBySql(this.file, () =>
+        this.inTransaction.immediate(() =>
+          batch.map((write) => {
+            const outcome = this.attempt(write.work);
+            changed ||= outcome.changed;
+            return outcome.outcome;
+          }),
+        ),
+      ) as Outcome[];
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    this.onBatchCommitted(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    if (changed) this.onCommit();
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+
+  /** One write of a batch, in a savepoint (the nested transaction): if it throws, only it is undone. */
+  private attempt(work: () => unknown): { outcome: Outcome; changed: boolean } {
+    const changesBefore = this.totalChanges();
+    try {
+      const value = refusalsRaisedBySql(this.file, () => this.inTransaction.immediate(work));
+      return { outcome: { ok: true, value }, changed: this.totalChanges() !== changesBefore };
+    } catch (error) {
+      // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back:
+      // the writes before this one are gone, and those after would run outside any transaction.
+      if (!this.db.inTransaction) throw error;
+      return { outcome: { ok: false, error }, changed: false };
+    }
   }
 
   /** Rows changed on this connection so far, triggers included. */

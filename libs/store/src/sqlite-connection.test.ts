@@ -20,6 +20,13 @@ describe('openSqlite', () => {
     db.close();
   });
 
+  it('syncs only at checkpoints when asked to risk the last commits on power loss', () => {
+    const db = openSqlite(path.join(dir, 'x.db'), true, { durability: 'power-loss-may-lose-writes' });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    db.close();
+  });
+
   it('does not create a missing file unless asked to', () => {
     expect(() => openSqlite(path.join(dir, 'absent.db'), false)).toThrow();
     expect(fs.existsSync(path.join(dir, 'absent.db'))).toBe(false);

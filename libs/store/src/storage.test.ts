@@ -47,6 +47,13 @@ describe('storage', () => {
     }
   });
 
+  it('opens coordination.db with the durability asked for, FULL by default', () => {
+    expect(temp.open().coordination.db.pragma('synchronous', { simple: true })).toBe(2);
+    const relaxed = openStorage({ dataDir: path.join(temp.root(), 'relaxed'), durability: 'power-loss-may-lose-writes' });
+    expect(relaxed.coordination.db.pragma('synchronous', { simple: true })).toBe(1);
+    relaxed.close();
+  });
+
   it('keeps data across a close and a reopen', async () => {
     const first = temp.open();
     const job = (await first.jobStore.createJob('node-1', { name: 'durable', spec: { x: 1 } })).job;

@@ -8,7 +8,7 @@ import { LockManager } from './lock-manager.js';
 import type { LockStore } from './lock-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 import { DatabaseLocations, type DatabaseLocationSettings } from './database-locations.js';
-import { DatabasePool, type DatabaseOpenedInfo, type OpenDatabaseCounts } from './database-pool.js';
+import { DatabasePool, type CommittedBatch, type DatabaseOpenedInfo, type OpenDatabaseCounts } from './database-pool.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ExecutionStore } from './execution-store.js';
 import type { JobStore } from './job-store.js';
@@ -18,7 +18,8 @@ import { migrate } from './migrations.js';
 import { KEEP_EVERYTHING, RetentionRunner, type RetentionPolicies } from './retention-runner.js';
 import { computeMigrations } from './compute-schema.js';
 import { requesterMigrations } from './requester-schema.js';
-import { openSqlite, type SqliteDatabase } from './sqlite-connection.js';
+import { openSqlite, type Durability, type SqliteDatabase } from './sqlite-connection.js';
+import type { GroupCommitSettings } from './group-commit.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import { SqliteExecutionStore } from './sqlite-execution-store.js';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
@@ -36,6 +37,12 @@ import { resolveStoreLimits, type StoreLimits } from './store-limits.js';
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
   maxOpenDatabases?: number;
+  /** What a commit survives before it is acknowledged, for every file opened; default `full`. */
+  durability?: Durability;
+  /** Bounds of the batches node databases commit writes in; GROUP_COMMIT_DEFAULTS by default. */
+  groupCommit?: GroupCommitSettings;
+  /** Told after each group commit of a node database (how many writes, how long): for metrics. */
+  onBatchCommitted?: (batch: CommittedBatch) => void;
   /** The clock records are stamped with, in milliseconds; tests pass their own. */
   clock?: () => number;
   /**
@@ -106,7 +113,8 @@ export interface Storage {
 export function openStorage(settings: StorageSettings): Storage {
   const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
-  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true);
+  const connection = { durability: settings.durability };
+  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, connection);
   try {
     migrate(coordination, coordinationMigrations, locations.coordinationPath);
   } catch (error) {
@@ -127,6 +135,9 @@ export function openStorage(settings: StorageSettings): Storage {
     maxOpen: settings.maxOpenDatabases ?? 256,
     now: settings.clock,
     onDatabaseOpened: settings.onDatabaseOpened,
+    connection,
+    groupCommit: settings.groupCommit,
+    onBatchCommitted: settings.onBatchCommitted,
   });
   const claims = new ClaimReturner(coordinationDatabase, pool, clock, settings.onClaimsReturned);
   // A lease's end releases its locks (to their next waiters) and hands its claimed jobs back.

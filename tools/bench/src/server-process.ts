@@ -43,14 +43,18 @@ export function startJobkeep(dataDir: string, flags: string[] = []): Promise<Ser
 }
 
 /**
- * Runs `work` with the built jobkeep server on a fresh data directory and the echo baseline,
- * each in its own process, and stops both (and removes the directory) afterwards.
+ * Runs `work` with the built jobkeep server (given `jobkeepArgs` besides its address and data
+ * directory) on a fresh data directory and the echo baseline, each in its own process, and stops
+ * both (and removes the directory) afterwards.
  */
-export async function withJobkeepAndEcho<T>(work: (servers: { jobkeep: ServerProcess; echo: ServerProcess }) => Promise<T>): Promise<T> {
+export async function withJobkeepAndEcho<T>(
+  work: (servers: { jobkeep: ServerProcess; echo: ServerProcess }) => Promise<T>,
+  jobkeepArgs: string[] = [],
+): Promise<T> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-bench-'));
   const started: ServerProcess[] = [];
   try {
-    const jobkeep = await startJobkeep(dataDir);
+    const jobkeep = await startJobkeep(dataDir, jobkeepArgs);
     started.push(jobkeep);
     const echo = await startServerProcess(ECHO_MAIN, ['127.0.0.1:0'], 'echo serving');
     started.push(echo);

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { useTempStorage } from './test-support/temp-storage.js';
+import { walCommits } from './test-support/wal-commits.js';
+
+const NODE = 'node-1';
+
+describe('group commit through the stores', () => {
+  const temp = useTempStorage();
+
+  it('commits concurrent creates to one database in one transaction; a create that fails fails alone and leaves no trace', async () => {
+    const storage = temp.open();
+    await storage.jobStore.createJob(NODE, { name: 'taken' });
+    const file = storage.locations.nodeDatabasePath('requester', NODE);
+    const before = walCommits(file);
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 64 }, (_, i) => storage.jobStore.createJob(NODE, { name: i === 20 ? 'taken' : `job-${i}`, labels: { i: String(i) } })),
+    );
+    expect(walCommits(file) - before).toBe(1);
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([
+      { status: 'rejected', reason: expect.objectContaining({ code: 'ALREADY_EXISTS' }) },
+    ]);
+    // Every other create has its own revision and history row, in the order the calls came.
+    const created = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value.job] : []));
+    expect(created.map((job) => job.name)).toEqual(Array.from({ length: 64 }, (_, i) => `job-${i}`).filter((name) => name !== 'job-20'));
+    const history = await storage.jobStore.getJobHistory(NODE, { pageSize: 100 });
+    expect(history.items.map((event) => event.revision)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+    expect((await storage.jobStore.listJobs(NODE, { pageSize: 100 })).items).toHaveLength(64);
+  });
+
+  it('commits a write still waiting when the LRU closes its database, and when storage closes', async () => {
+    const storage = temp.open({ maxOpenDatabases: 1 });
+    // node-b's open evicts node-a's handle while node-a's create waits for its batch.
+    const first = storage.jobStore.createJob('node-a', { name: 'a' });
+    const second = storage.jobStore.createJob('node-b', { name: 'b' });
+    const third = storage.jobStore.createJob('node-b', { name: 'c' });
+    await expect(Promise.all([first, second, third])).resolves.toHaveLength(3);
+    const last = storage.jobStore.createJob('node-b', { name: 'd' });
+    storage.close();
+    const { job } = await last;
+
+    const reopened = temp.open();
+    expect((await reopened.jobStore.getJob('node-a', { name: 'a' })).name).toBe('a');
+    expect(await reopened.jobStore.getJob('node-b', { name: 'd' })).toEqual(job);
+  });
+});
