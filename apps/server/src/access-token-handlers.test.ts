@@ -26,7 +26,7 @@ describe('jobkeep.v1.AdminService over gRPC: access tokens', () => {
 
   it('never sends a secret again: not in lists, not in revokes', async () => {
     const { admin } = await servers.start();
-    const { token, accessToken } = await admin.createAccessToken({ name: 'root', role: TokenRole.ADMIN });
+    const { token, accessToken } = await admin.createAccessToken({ name: 'agent', role: TokenRole.AGENT });
     const secret = Buffer.from(TOKEN_TEXT.exec(token)![2]!);
     const listed = toBinary(ListAccessTokensResponseSchema, await admin.listAccessTokens({ includeRevoked: true }));
     const revoked = toBinary(RevokeAccessTokenResponseSchema, await admin.revokeAccessToken({ id: accessToken!.id }));

@@ -34,8 +34,6 @@ export interface ServerConfig extends SecuritySettings {
   leaseSweepIntervalMs: number;
   /** The largest request the server takes, in bytes. */
   maxMessageBytes: number;
-  /** host:port of the Prometheus metrics endpoint; none when undefined. */
-  metricsListen: string | undefined;
   /** The largest job spec (or execution job_spec), as JSON, in bytes; below maxMessageBytes. */
   maxSpecBytes: number;
   /** The largest checkpoint data, in bytes; below maxMessageBytes. */

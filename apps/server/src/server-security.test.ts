@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSecuritySettings, type SecuritySettings } from './server-security.js';
 import { useTestServers } from './test-support/test-server.js';
 
-const plain: SecuritySettings = { listen: '127.0.0.1:7420', auth: 'none', tlsCert: undefined, tlsKey: undefined, tlsClientCa: undefined, insecureRemote: false };
+const plain: SecuritySettings = {
+  listen: '127.0.0.1:7420',
+  auth: 'none',
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  insecureRemote: false,
+  metricsListen: undefined,
+};
 const tls = { tlsCert: 'server.pem', tlsKey: 'server.key' };
 
 describe('where the server may listen', () => {
@@ -28,6 +36,13 @@ describe('where the server may listen', () => {
   it('listens anywhere with tokens and TLS, or with --insecure-remote', () => {
     expect(() => checkSecuritySettings({ ...plain, listen: '0.0.0.0:7420', auth: 'token', ...tls })).not.toThrow();
     expect(() => checkSecuritySettings({ ...plain, listen: '0.0.0.0:7420', insecureRemote: true })).not.toThrow();
+  });
+
+  it('serves metrics, which have neither tokens nor TLS, on loopback only, unless --insecure-remote', () => {
+    const secured = { ...plain, listen: '0.0.0.0:7420', auth: 'token' as const, ...tls };
+    expect(() => checkSecuritySettings({ ...secured, metricsListen: '127.0.0.1:9464' })).not.toThrow();
+    expect(() => checkSecuritySettings({ ...secured, metricsListen: '0.0.0.0:9464' })).toThrow('refusing to serve metrics on 0.0.0.0:9464');
+    expect(() => checkSecuritySettings({ ...secured, metricsListen: '0.0.0.0:9464', insecureRemote: true })).not.toThrow();
   });
 
   it('refuses half a TLS setting', () => {

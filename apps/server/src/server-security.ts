@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { isLoopbackAddress } from '@jobkeep/api';
 
 export type AuthMode = 'none' | 'token';
 
@@ -14,6 +14,8 @@ export interface SecuritySettings {
   tlsClientCa: string | undefined;
   /** Allow a non-loopback listen address without both authentication and TLS. */
   insecureRemote: boolean;
+  /** host:port of the metrics endpoint, which has neither; none when undefined. */
+  metricsListen: string | undefined;
 }
 
 /**
@@ -29,11 +31,17 @@ export function checkSecuritySettings(settings: SecuritySettings): void {
     throw new Error('--tls-client-ca checks client certificates over TLS: give --tls-cert and --tls-key too');
   }
   const secured = settings.auth === 'token' && settings.tlsCert !== undefined;
-  if (!secured && !settings.insecureRemote && !isLoopback(hostOf(settings.listen))) {
+  if (!secured && !settings.insecureRemote && !isLoopbackAddress(settings.listen)) {
     const missing = [settings.auth === 'token' ? undefined : '--auth token', settings.tlsCert === undefined ? '--tls-cert/--tls-key' : undefined].filter(Boolean);
     throw new Error(
       `refusing to listen on ${settings.listen} without ${missing.join(' and ')}: anyone who can reach it could read and change every database. ` +
         'Listen on a loopback address (127.0.0.1:7420), turn both on, or pass --insecure-remote to accept the risk',
+    );
+  }
+  if (settings.metricsListen !== undefined && !settings.insecureRemote && !isLoopbackAddress(settings.metricsListen)) {
+    throw new Error(
+      `refusing to serve metrics on ${settings.metricsListen}: the endpoint has neither tokens nor TLS, and its metrics name every open node. ` +
+        'Serve them on a loopback address (a local agent can scrape and forward them), or pass --insecure-remote to accept the risk',
     );
   }
 }
@@ -52,16 +60,4 @@ function readPem(flag: string, file: string): Buffer {
   } catch (error) {
     throw new Error(`${flag} ${file}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-function hostOf(listen: string): string {
-  const host = listen.replace(/:\d+$/, '');
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** 127.0.0.0/8, ::1 and localhost; a name that only resolves to loopback is not trusted to. */
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return net.isIPv6(host) && (host === '::1' || /^::ffff:127\./i.test(host));
 }

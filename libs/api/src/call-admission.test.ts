@@ -89,3 +89,11 @@ describe('call admission', () => {
     expect(handled).toEqual(['concat a', 'concat b', 'concat c']);
   });
 });
+
+describe('bearer tokens on the client', () => {
+  it('refuses to send a token in clear to anything but a loopback address', () => {
+    expect(() => createTypedClient(Echo, '10.0.0.7:7420', { token: 'jk_secret' })).toThrow(/refusing to send a bearer token to 10.0.0.7:7420 without TLS/);
+    expect(() => createTypedClient(Echo, 'jobkeep.internal:7420', { token: 'jk_secret' })).toThrow(/--tls-ca/);
+    for (const target of ['127.0.0.1:7420', 'localhost:7420', '[::1]:7420']) createTypedClient(Echo, target, { token: 'jk_secret' }).close();
+  });
+});

@@ -430,6 +430,7 @@ export type {
 } from './service-implementation.js';
 export type { CallContext, StallLimit } from './call-context.js';
 export { createTypedClient } from './typed-client.js';
+export { isLoopbackAddress } from './loopback-address.js';
 export type {
   BidiStreamingMethod,
   CallOptions,

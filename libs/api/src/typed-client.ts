@@ -15,6 +15,7 @@ import {
 import * as grpc from '@grpc/grpc-js';
 import { JobkeepError } from '@jobkeep/errors';
 import { grpcServiceDefinition } from './grpc-service-definition.js';
+import { isLoopbackAddress } from './loopback-address.js';
 import { fromWireError } from './wire-status.js';
 
 export interface CallOptions {
@@ -80,9 +81,9 @@ export interface TypedClientOptions {
   /** Insecure (plaintext) when not given. */
   credentials?: grpc.ChannelCredentials;
   /**
-   * A bearer token sent as `authorization` metadata with every call. Sent over plaintext too
-   * (grpc-js only attaches call credentials to TLS channels), which is what a loopback server
-   * with authentication on needs; across a network, use TLS.
+   * A bearer token sent as `authorization` metadata with every call. Over plaintext only to a
+   * loopback address (grpc-js attaches call credentials to TLS channels only, and a loopback
+   * server with authentication on needs the token too); elsewhere `credentials` must be TLS.
    */
   token?: string;
   /** The deadline of unary calls that give none; 10 s by default. */
@@ -101,6 +102,10 @@ export function createTypedClient<S extends DescService>(
   target: string,
   options: TypedClientOptions = {},
 ): TypedClient<S> {
+  if (options.token !== undefined && options.credentials === undefined && !isLoopbackAddress(target)) {
+    // The token would cross the network in clear, to whoever answers at that address.
+    throw new JobkeepError('INVALID_ARGUMENT', `refusing to send a bearer token to ${target} without TLS: give the server's CA (--tls-ca)`);
+  }
   const client = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), {
     ...options.channelOptions,
     interceptors: options.token === undefined ? [] : [bearerToken(options.token)],

@@ -69,6 +69,16 @@ describe('SqliteAccessTokens', () => {
     expect(await tokens.authenticate(token)).toBeUndefined();
   });
 
+  it('never revokes the last active admin token, which alone can manage a server with tokens on', async () => {
+    const tokens = open();
+    const { accessToken: root } = await tokens.create({ name: 'root', role: 'admin' });
+    expect(await rejection(tokens.revoke(root.id), 'FAILED_PRECONDITION')).toContain('the last active admin token');
+    expect(await tokens.list()).toEqual([root]);
+    const { accessToken: spare } = await tokens.create({ name: 'spare', role: 'admin' });
+    expect((await tokens.revoke(root.id)).revokedAt).toBeDefined();
+    expect(await rejection(tokens.revoke(spare.id), 'FAILED_PRECONDITION')).toContain('create another admin token');
+  });
+
   it('revokes at once, keeps the first revoke time, and lists revoked tokens only when asked', async () => {
     const tokens = open();
     const { accessToken: first } = await tokens.create({ name: 'b-token', role: 'reader' });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { alreadyExists, invalidArgument, notFound } from '@jobkeep/errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import { readSnapshot } from './database-tables.js';
 import { checkIdentifier, checkNodeId } from './identifiers.js';
@@ -116,11 +116,19 @@ export class SqliteAccessTokens implements AccessTokens {
   async revoke(id: string): Promise<AccessToken> {
     const checked = checkTokenId(id);
     return this.db.write(() => {
+      const before = this.db.statement(SELECT_BY_ID).get(checked) as TokenRow | undefined;
+      if (before === undefined) throw notFound(`access token ${checked} does not exist`);
+      // Without an admin token, a server with --auth token could neither be managed nor restarted.
+      if (before.role === 'admin' && before.revoke_time === null && this.activeAdmins() === 1) {
+        throw failedPrecondition(`access token ${checked} is the last active admin token: create another admin token before revoking it`);
+      }
       this.db.statement('UPDATE access_tokens SET revoke_time = ? WHERE id = ? AND revoke_time IS NULL').run(this.now(), checked);
-      const row = this.db.statement(SELECT_BY_ID).get(checked) as TokenRow | undefined;
-      if (row === undefined) throw notFound(`access token ${checked} does not exist`);
-      return tokenFromRow(row);
+      return tokenFromRow(this.db.statement(SELECT_BY_ID).get(checked) as TokenRow);
     });
+  }
+
+  private activeAdmins(): number {
+    return (this.db.statement("SELECT count(*) AS n FROM access_tokens WHERE role = 'admin' AND revoke_time IS NULL").get() as { n: number }).n;
   }
 
   async authenticate(token: string): Promise<AccessToken | undefined> {

@@ -28,7 +28,7 @@ describe('NodeDatabase writes', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function open(options: { groupCommit?: GroupCommitSettings; onCommit?: () => void } = {}): NodeDatabase {
+  function open(options: { groupCommit?: GroupCommitSettings; onCommit?: () => void; onBatchCommitted?: () => void } = {}): NodeDatabase {
     const sqlite = openSqlite(file, true);
     sqlite.pragma('wal_autocheckpoint = 0'); // the log keeps every commit, for walCommits
     sqlite.exec(`
@@ -45,6 +45,18 @@ describe('NodeDatabase writes', () => {
 
   const insert = (db: NodeDatabase, name: string) => () => Number(db.statement('INSERT INTO items (name) VALUES (?)').run(name).lastInsertRowid);
   const names = (db: NodeDatabase) => (db.read(() => db.statement('SELECT name FROM items ORDER BY id').all()) as { name: string }[]).map((row) => row.name);
+
+  it('settles every write of a batch, and commits the next batches, even when the commit observer throws', async () => {
+    const db = open({
+      groupCommit: { maxWrites: 4, maxWaitMs: 0 },
+      onBatchCommitted: () => {
+        throw new Error('a broken metrics observer');
+      },
+    });
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => db.write(insert(db, `o${i}`))));
+    expect(ids).toHaveLength(10);
+    expect(names(db)).toEqual(Array.from({ length: 10 }, (_, i) => `o${i}`));
+  });
 
   it('commits writes that arrive together in one transaction, in the order they came, each acknowledged once committed', async () => {
     const db = open();

@@ -104,13 +104,19 @@ export class NodeDatabase extends SqliteHandle {
       for (const write of batch) write.reject(error);
       return;
     }
-    this.onBatchCommitted(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
-    if (changed) this.onCommit();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // Committed: every caller hears first, so that an observer that throws can strand nobody.
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
+    if (changed) this.onCommit();
+    try {
+      this.onBatchCommitted(batch.length, seconds);
+    } catch {
+      // Metrics only: a failing observer must not stop the queue's next batch.
+    }
   }
 
   /** One write of a batch, in a savepoint (the nested transaction): if it throws, only it is undone. */

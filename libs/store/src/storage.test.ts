@@ -47,10 +47,10 @@ describe('storage', () => {
     }
   });
 
-  it('opens coordination.db with the durability asked for, FULL by default', () => {
+  it('opens coordination.db FULL whatever the durability asked for: a revoke must survive a power loss', () => {
     expect(temp.open().coordination.db.pragma('synchronous', { simple: true })).toBe(2);
     const relaxed = openStorage({ dataDir: path.join(temp.root(), 'relaxed'), durability: 'power-loss-may-lose-writes' });
-    expect(relaxed.coordination.db.pragma('synchronous', { simple: true })).toBe(1);
+    expect(relaxed.coordination.db.pragma('synchronous', { simple: true })).toBe(2);
     relaxed.close();
   });
 

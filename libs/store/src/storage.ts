@@ -114,7 +114,9 @@ export function openStorage(settings: StorageSettings): Storage {
   const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
   const connection = { durability: settings.durability };
-  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, connection);
+  // Always durable: a token or lease revoke, a lock release, must never come back after a power
+  // loss; and coordination.db's writes are few and not group-committed, so relaxing it gains little.
+  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, { durability: 'full' });
   try {
     migrate(coordination, coordinationMigrations, locations.coordinationPath);
   } catch (error) {
