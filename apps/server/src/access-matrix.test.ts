@@ -189,6 +189,34 @@ describe('who may call what, with --auth token', () => {
     client.close();
   });
 
+  it('ends a keep-alive stream at its next message once its token is revoked', async () => {
+    const { address } = await startServer();
+    const agentToken = tokens.get('agent');
+    const leases = createTypedClient(LeaseService, address, { token: agentToken });
+    const { lease } = await leases.grant({ ttlSeconds: 30n });
+    const sends: ((value: { leaseId: bigint }) => void)[] = [];
+    async function* keepAlives() {
+      for (;;) yield await new Promise<{ leaseId: bigint }>((resolve) => sends.push(resolve));
+    }
+    const replies = leases.keepAlive(keepAlives())[Symbol.asyncIterator]();
+    // The call starts, and pulls a request, once its replies are asked for.
+    const send = async () => {
+      const reply = replies.next();
+      while (sends.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      sends.shift()!({ leaseId: lease!.id });
+      return reply;
+    };
+    expect((await send()).value).toMatchObject({ leaseId: lease!.id });
+    expect((await send()).value).toMatchObject({ leaseId: lease!.id });
+
+    const admin = createTypedClient(AdminService, address, { token: tokens.get('admin') });
+    const agent = (await admin.listAccessTokens({})).accessTokens.find((token) => token.name === 'agent')!;
+    await admin.revokeAccessToken({ id: agent.id });
+    await expect(send()).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'the bearer token was revoked while this stream was open' });
+    admin.close();
+    leases.close();
+  });
+
   it('keeps health and reflection open to callers without a token', async () => {
     const { address } = await startServer();
     const health = createTypedClient(Health, address);

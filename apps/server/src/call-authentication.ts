@@ -27,7 +27,8 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
  */
 export function authenticateCalls(authority: TokenAuthority) {
   return async (method: DescMethod, context: CallContext): Promise<RequestCheck | undefined> => {
-    const holder = await authority.authenticate(bearerToken(context));
+    const token = bearerToken(context);
+    const holder = await authority.authenticate(token);
     if (holder === undefined) {
       throw new JobkeepError('UNAUTHENTICATED', 'the bearer token is not valid: it is unknown, revoked or mistyped');
     }
@@ -35,9 +36,18 @@ export function authenticateCalls(authority: TokenAuthority) {
     if (access === undefined || !roleMay(holder.role, access)) {
       throw new JobkeepError('PERMISSION_DENIED', `a ${holder.role} token may not call ${method.parent.typeName}/${method.name}`);
     }
-    if (access !== 'write' || holder.nodeIds.length === 0) return undefined;
-    return (request) => {
-      const node = writtenNode(method, request);
+    const scoped = access === 'write' && holder.nodeIds.length > 0;
+    // A stream of requests (KeepAlive, ImportDatabase) outlives the moment it was admitted: each
+    // later message is admitted again, so that a revoked token stops keeping a lease alive.
+    const streamed = method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming';
+    if (!scoped && !streamed) return undefined;
+    let admitted = false;
+    return async (request) => {
+      if (admitted && streamed && (await authority.authenticate(token)) === undefined) {
+        throw new JobkeepError('UNAUTHENTICATED', 'the bearer token was revoked while this stream was open');
+      }
+      admitted = true;
+      const node = scoped ? writtenNode(method, request) : undefined;
       if (node !== undefined && !holder.nodeIds.includes(node)) {
         const nodes = `node${holder.nodeIds.length === 1 ? '' : 's'} ${holder.nodeIds.join(', ')}`;
         throw new JobkeepError('PERMISSION_DENIED', `this token may write the data of ${nodes} only, not of ${JSON.stringify(node)}`);

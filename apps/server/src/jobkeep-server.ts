@@ -101,8 +101,8 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     // from the request rules. Every request message is checked before its handler sees it.
     const admit: CallAdmission = async (method, context) => {
       const scope = await authenticate?.(method, context);
-      return (request) => {
-        scope?.(request);
+      return async (request) => {
+        await scope?.(request);
         checkRequest(method, request, storage.limits);
       };
     };

@@ -66,8 +66,8 @@ export type ServiceHandlers<S extends DescService> = {
   [K in keyof S['method']]?: MethodHandler<S['method'][K]>;
 };
 
-/** Throws a JobkeepError when the handler must not see `request`. */
-export type RequestCheck = (request: Message) => void;
+/** Throws (or rejects with) a JobkeepError when the handler must not see `request`. */
+export type RequestCheck = (request: Message) => void | Promise<void>;
 
 /**
  * Decides, before its handler runs, whether a call may proceed: it refuses the call by throwing
@@ -122,7 +122,7 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
     const { context, dispose } = createCallContext(call);
     // Building the response inside the chain makes a malformed one a failure like any other.
     run(async () => {
-      const input = admittedInput(call, await options.admit?.(method, context));
+      const input = await admittedInput(call, await options.admit?.(method, context));
       return create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>));
     })
       .then(
@@ -144,7 +144,7 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
     const ended = callTimer(method, options.onCallEnded);
     const { context, dispose, stallLimit } = createCallContext(call);
     run(async () => {
-      const input = admittedInput(call, await options.admit?.(method, context));
+      const input = await admittedInput(call, await options.admit?.(method, context));
       await writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit);
     })
       .then(
@@ -173,9 +173,9 @@ function callTimer(method: DescMethod, observer: CallObserver | undefined): (cod
 }
 
 /** The call's request, or its stream of requests, each passed through `check` first. */
-function admittedInput(call: AnswerOnceCall | AnswerStreamCall, check: RequestCheck | undefined): Message | AsyncIterable<Message> {
+async function admittedInput(call: AnswerOnceCall | AnswerStreamCall, check: RequestCheck | undefined): Promise<Message | AsyncIterable<Message>> {
   if ('request' in call) {
-    check?.(call.request);
+    await check?.(call.request);
     return call.request;
   }
   return check === undefined ? requestsOf(call) : checkedRequests(requestsOf(call), check);
@@ -183,7 +183,7 @@ function admittedInput(call: AnswerOnceCall | AnswerStreamCall, check: RequestCh
 
 async function* checkedRequests(requests: AsyncIterable<Message>, check: RequestCheck): AsyncIterable<Message> {
   for await (const request of requests) {
-    check(request);
+    await check(request);
     yield request;
   }
 }
