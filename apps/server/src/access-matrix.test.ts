@@ -4,14 +4,10 @@ import path from 'node:path';
 import { create, type DescMethod, type DescService, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   AdminService,
-  CheckpointStore,
-  ExecutionStore,
   Health,
   HealthCheckResponse_ServingStatus,
   JobStore,
   LeaseService,
-  LockService,
-  NodeRegistry,
   createTypedClient,
 } from '@jobkeep/api';
 import { openStorage, type TokenRole } from '@jobkeep/store';
@@ -20,9 +16,10 @@ import { GrpcReflection } from 'grpc-js-reflection-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { methodsWithoutAccess } from './access-policy.js';
 import { DataDirFingerprint } from './test-support/data-dir-fingerprint.js';
+import { SERVED_SERVICES } from './jobkeep-server.js';
 import { useTestServers } from './test-support/test-server.js';
 
-const SERVICES: DescService[] = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService, AdminService];
+const SERVICES = SERVED_SERVICES;
 
 // The expectations, written out here rather than read from access-policy.ts, so that a wrong line
 // in the policy fails this test instead of being copied into it.

@@ -1,7 +1,6 @@
 import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
 import {
-  AdminService,
   CheckpointStore,
   ExecutionStore,
   Health,
@@ -15,12 +14,13 @@ import {
 } from '@jobkeep/api';
 import { launchServer, useNodeProcesses } from '@jobkeep/testing';
 import { describe, expect, it } from 'vitest';
+import { SERVED_SERVICES } from './jobkeep-server.js';
 import { RawCaller, type RawOutcome } from './test-support/fuzz-calls.js';
 import { DataDirFingerprint } from './test-support/data-dir-fingerprint.js';
 import { MessageFuzzer, Prng, type KnownValues } from './test-support/fuzz-values.js';
 
 // Admin last: a fuzzed DrainNode or RetireNode that happens to be valid may move the seeded data away.
-const SERVICES: DescService[] = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService, AdminService];
+const SERVICES = SERVED_SERVICES;
 const SEED = Number(process.env.JOBKEEP_FUZZ_SEED ?? 20_240_806);
 const RANDOM_LENGTHS = [0, 1, 7, 64, 1024, 64 * 1024];
 const VALID_CASES = 24;

@@ -1,3 +1,4 @@
+import type { DescService } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdminService, CheckpointStore, ExecutionStore, Health, JobStore, LeaseService, LockService, NodeRegistry, addReflection, grpcServiceDefinition, implementService, type CallAdmission } from '@jobkeep/api';
@@ -36,7 +37,8 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-const SERVED_SERVICES = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService, AdminService];
+/** The jobkeep.v1 services this server serves (health and reflection come besides). */
+export const SERVED_SERVICES: readonly DescService[] = [JobStore, ExecutionStore, CheckpointStore, NodeRegistry, LeaseService, LockService, AdminService];
 
 /** Opens the data directory and serves jobkeep.v1, health and reflection on `config.listen`. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
@@ -59,7 +61,6 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, logger: Logger, hold: HeldDataDir): Promise<RunningServer> {
   const metrics = new ServerMetrics();
   const storage = openStorage({
-    onBatchCommitted: metrics.observeBatch,
     dataDir: config.dataDir,
     jobStorePath: config.jobStorePath,
     computeStorePath: config.computeStorePath,
@@ -67,6 +68,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     limits: { maxSpecBytes: config.maxSpecBytes, maxBlobBytes: config.maxBlobBytes, maxLockWaiters: config.maxLockWaiters },
     durability: config.durability,
     groupCommit: { maxWrites: config.groupCommitMaxWrites, maxWaitMs: config.groupCommitMaxWaitMs },
+    onBatchCommitted: metrics.observeBatch,
     retention: { requester: config.jobRetention, compute: config.executionRetention },
     onClaimsReturned: (returned, failure) => {
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
@@ -107,16 +109,16 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
       };
     };
     metrics.watchStorage(storage);
-    const onCallEnded = metrics.observeCall;
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, { onUnexpectedError, admit, onCallEnded }));
-    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), { onUnexpectedError, admit, onCallEnded }));
-    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), { onUnexpectedError, admit, onCallEnded }));
-    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), { onUnexpectedError, admit, onCallEnded }));
-    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), { onUnexpectedError, admit, onCallEnded }));
-    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), { onUnexpectedError, admit, onCallEnded }));
+    const options = { onUnexpectedError, admit, onCallEnded: metrics.observeCall };
+    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, { ...jobStoreHandlers(storage.jobStore, { history: storage.jobHistory, settings: watch }), ...workQueueHandlers(storage.workQueues), ...batchHandlers(storage.batches) }, options));
+    server.addService(grpcServiceDefinition(ExecutionStore), implementService(ExecutionStore, executionStoreHandlers(storage.executionStore, { history: storage.executionHistory, settings: watch }), options));
+    server.addService(grpcServiceDefinition(CheckpointStore), implementService(CheckpointStore, checkpointStoreHandlers(storage.checkpointStore), options));
+    server.addService(grpcServiceDefinition(LeaseService), implementService(LeaseService, leaseServiceHandlers(storage.leaseStore, watches.signal), options));
+    server.addService(grpcServiceDefinition(LockService), implementService(LockService, lockServiceHandlers(storage.lockStore), options));
+    server.addService(grpcServiceDefinition(NodeRegistry), implementService(NodeRegistry, nodeRegistryHandlers(storage.nodeRegistry), options));
     server.addService(
       grpcServiceDefinition(AdminService),
-      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), { onUnexpectedError, admit, onCallEnded }),
+      implementService(AdminService, adminServiceHandlers(storage, { stallTimeoutMs: config.watchStallTimeoutMs, stopping: watches.signal }), options),
     );
     for (const service of SERVED_SERVICES) health.setStatus(service.typeName, 'SERVING');
     health.addToServer(server);
