@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition } from '@jobkeep/errors';
 import { appendJobEventInTx } from './job-events.js';
 import type { NodeDatabase } from './node-database.js';
@@ -13,7 +13,7 @@ export interface NewBatch {
 
 export function insertBatchInTx(db: NodeDatabase, batch: NewBatch, now: number): string {
   db.admitNewRecords();
-  const id = batch.id ?? `b-${randomUUID()}`;
+  const id = batch.id ?? newRecordId('b');
   if (db.statement('SELECT 1 FROM batches WHERE id = ?').get(id) !== undefined) throw alreadyExists(`batch ${id} already exists`);
   db.statement('INSERT INTO batches (id, namespace, labels, create_time) VALUES (?, ?, ?, ?)').run(
     id,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition } from '@jobkeep/errors';
 import type { Execution, ExecutionEvent, RunResult } from './execution-model.js';
 import { selectExecution, selectExecutionById } from './execution-reads.js';
@@ -40,7 +40,7 @@ export function createExecutionInTx(db: NodeDatabase, execution: NewExecution, n
     }
   }
   db.admitNewRecords();
-  const id = execution.id ?? `e-${randomUUID()}`;
+  const id = execution.id ?? newRecordId('e');
   if (selectExecution(db, id) !== undefined) throw alreadyExists(`execution ${id} already exists`);
 
   const revision = appendExecutionEventInTx(db, {

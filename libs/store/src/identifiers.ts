@@ -1,4 +1,5 @@
 import { invalidArgument } from '@jobkeep/errors';
+import { randomUUID } from 'node:crypto';
 
 /**
  * Node ids become part of file names, so they are checked before any path is built: a leading
@@ -32,4 +33,21 @@ export function checkOptionalIdentifier(what: string, value: string | undefined)
 
 export function checkNodeId(nodeId: string): string {
   return checkIdentifier('node_id', nodeId);
+}
+
+/**
+ * A new job, execution or batch id: the prefix, then a time-ordered UUID (RFC 9562 version 7:
+ * 48 bits of Unix milliseconds, then random bits). These ids key the primary indexes of jobs,
+ * specs, labels, executions and history. Ids that grow with time append at the right edge of
+ * those B-trees, where random ones dirtied a different page of each index per record: that
+ * halved the CPU of a CreateJob (tools/bench/RESULTS.md, "time-ordered ids").
+ *
+ * Written here rather than taken from the `uuid` package: its v7 draws fresh entropy for every
+ * id (about 4 µs here), while node's randomUUID draws from a pooled buffer (about 0.2 µs). The
+ * random UUID's version digit becomes 7; its variant bits are already RFC 9562's.
+ */
+export function newRecordId(prefix: 'j' | 'e' | 'b'): string {
+  const time = Date.now().toString(16).padStart(12, '0');
+  const random = randomUUID();
+  return `${prefix}-${time.slice(0, 8)}-${time.slice(8)}-7${random.slice(15)}`;
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
 import type { Job, JobExecution } from './job-model.js';
 import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-rows.js';
@@ -93,9 +93,16 @@ export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
 /**
  * Inserts one job, unless its request_id already made one or its dedupe key is live (and the
  * caller asked for the live job back). Returns the id only, so that a bulk create does not
- * read back every job it writes.
+ * read back every job it writes. `batchAdmitted`: the job's batch was checked (or made) by the
+ * caller in this transaction, as a CreateBatch does once for all its jobs.
  */
-export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): { id: string; existing: boolean } {
+export function insertJobInTx(
+  db: NodeDatabase,
+  job: NewJob,
+  onDuplicate: OnDuplicate,
+  now: number,
+  batchAdmitted = false,
+): { id: string; existing: boolean } {
   const earlier = findRequestInTx(db, job.requestId, ['job', 'job-existing']);
   if (earlier !== undefined) {
     if (selectJob(db, earlier.recordId) === undefined) {
@@ -118,10 +125,14 @@ export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
     );
   }
   db.admitNewRecords();
-  const id = job.id ?? `j-${randomUUID()}`;
-  if (db.statement('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined) throw alreadyExists(`job ${id} already exists`);
+  // Only an id the caller chose can already exist: one made here is new by construction (its
+  // time and 74 random bits), and the primary key would still refuse a copy.
+  if (job.id !== undefined && db.statement('SELECT 1 FROM jobs WHERE id = ?').get(job.id) !== undefined) {
+    throw alreadyExists(`job ${job.id} already exists`);
+  }
+  const id = job.id ?? newRecordId('j');
   checkNameFreeInTx(db, job.namespace, job.name, id);
-  if (job.batchId !== '') admitToBatchInTx(db, job.batchId, job.namespace, now);
+  if (job.batchId !== '' && !batchAdmitted) admitToBatchInTx(db, job.batchId, job.namespace, now);
 
   const revision = appendJobEventInTx(db, {
     jobId: id,
@@ -141,7 +152,7 @@ export function insertJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
     revision, now, now, revision, job.dedupeKey || null, policy.maxRetries, policy.backoffMs, policy.maxBackoffMs,
     job.state === 'HELD' ? 'QUEUED' : null);
   db.statement('INSERT INTO job_specs (job_id, spec, labels) VALUES (?, ?, ?)').run(id, job.specJson, JSON.stringify(job.labels));
-  writeLabelsInTx(db, id, job.labels);
+  insertLabelsInTx(db, id, job.labels);
   recordRequestInTx(db, job.requestId, 'job', id, now);
   return { id, existing: false };
 }
@@ -157,6 +168,10 @@ function liveJobWithDedupeKeyInTx(db: NodeDatabase, namespace: string, key: stri
 
 function writeLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {
   db.statement('DELETE FROM job_labels WHERE job_id = ?').run(jobId);
+  insertLabelsInTx(db, jobId, labels);
+}
+
+function insertLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {
   const insert = db.statement('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
   for (const [key, value] of Object.entries(labels)) insert.run(jobId, key, value);
 }
@@ -299,7 +314,7 @@ export function createExecutionInTx(db: NodeDatabase, input: Required<Omit<Creat
   if (isTerminalJobState(job.state)) {
     throw failedPrecondition(`job ${job.id} is ${job.state} at revision ${job.revision}; a terminal job gets no new executions`);
   }
-  const id = input.id ?? `e-${randomUUID()}`;
+  const id = input.id ?? newRecordId('e');
   if (selectExecutionInTx(db, id) !== undefined) throw alreadyExists(`execution ${id} already exists`);
 
   const revision = appendJobEventInTx(db, {

@@ -65,7 +65,7 @@ export class SqliteBatches implements BatchStore {
         return { batch: selectBatchInTx(db, earlier.recordId), ...first };
       }
       const id = insertBatchInTx(db, batch, now);
-      const jobIds = jobs.map((job) => insertJobInTx(db, { ...job, batchId: id }, onDuplicate, now).id);
+      const jobIds = jobs.map((job) => insertJobInTx(db, { ...job, batchId: id }, onDuplicate, now, true).id);
       // A batch whose every job was a live duplicate has no job of its own to wait for.
       completeBatchIfDoneInTx(db, id, '', now);
       const revision = selectHistoryHead(db, 'requester');

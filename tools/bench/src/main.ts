@@ -2,6 +2,7 @@ import os from 'node:os';
 import { adminBench } from './admin-bench.js';
 import { commitBench } from './commit-bench.js';
 import { grpcBench } from './grpc-bench.js';
+import { idOrderBench } from './id-order-bench.js';
 import { lockBench } from './lock-bench.js';
 import { markdownTable, type Measurement } from './measure.js';
 import { openBench } from './open-bench.js';
@@ -13,11 +14,11 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, admin, commit, peers and scale (all by
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, admin, commit, ids, peers and scale (all by
  * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin,commit,peers,scale').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin,commit,ids,peers,scale').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
@@ -26,6 +27,7 @@ const locks = cases.has('locks') ? await lockBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
 const admin = cases.has('admin') ? await adminBench(scale) : undefined;
 const commit = cases.has('commit') ? await commitBench(scale) : [];
+const ids = cases.has('ids') ? await idOrderBench(scale) : [];
 const peers = cases.has('peers') ? await peerBench() : undefined;
 const scaled = cases.has('scale') ? await scaleBench() : undefined;
 
@@ -43,6 +45,7 @@ const sections: [title: string, results: Measurement[], itemName?: string][] = [
   [`Admin: whole-file operations, MiB of the ${admin?.fileMib} MiB .db file`, admin?.bytes ?? [], 'MiB'],
   ['Admin: consistency check of that database', admin?.check ?? []],
   ['Group commit: CreateJob to one database by calls in flight, store in process and gRPC (server in its own process)', commit],
+  ['Job ids: random against time-ordered, store in process (CPU is this process\'s)', ids, 'jobs'],
 ];
 for (const [title, results, itemName] of sections) {
   if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);
