@@ -45,8 +45,12 @@ describe('createJobStoreClient', () => {
     });
     await client.createJob({ nodeId: 'n', job: {} });
     await client.createJob({ nodeId: 'n', job: {}, requestId: 'mine' });
-    expect(seen[0]).toMatch(/^[0-9a-f-]{36}$/);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await client.createJob({ nodeId: 'n', job: {} });
+    // Time-ordered (UUID version 7), so that the server's index of request ids grows at its end.
+    expect(seen[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(seen[1]).toBe('mine');
+    expect(seen[2]! > seen[0]!).toBe(true);
   });
 
   it('retries a create refused with UNAVAILABLE, with the same request id', async () => {
