@@ -175,6 +175,29 @@ describe('work queues: claims of ended leases', () => {
       expectConsistent(storage, OTHER_NODE);
     });
 
+    it('returns a lease holding more claims than one transaction takes in several, every one of them', async () => {
+      const commits: number[] = [];
+      const returned: ClaimsReturned[] = [];
+      const storage = temp.open({ onBatchCommitted: ({ writes }) => commits.push(writes), onClaimsReturned: (done) => returned.push(...done) });
+      await storage.batches.createBatch(NODE, { jobs: Array.from({ length: 1_200 }, () => ({ state: 'QUEUED' as const })) });
+      const lease = await storage.leaseStore.grant(60);
+      for (let i = 0; i < 1_200; i++) await claimOne(storage, lease.id);
+
+      commits.length = 0;
+      await storage.leaseStore.revoke(lease.id);
+      await storage.claims.returnOrphanedClaims();
+
+      expect(returned).toEqual([{ leaseId: lease.id, nodeId: NODE, jobs: 1_200 }]);
+      // 500, 500 and 200: the event loop served other calls between them.
+      expect(commits.length).toBeGreaterThanOrEqual(3);
+      const page = await storage.jobStore.listJobs(NODE, { states: ['QUEUED'], pageSize: 1 });
+      expect(page.items).toHaveLength(1);
+      const running = await storage.jobStore.listJobs(NODE, { states: ['RUNNING'], pageSize: 1 });
+      expect(running.items).toEqual([]);
+      expect(leaseClaimRows(storage)).toEqual([]);
+      expectConsistent(storage);
+    }, 30_000);
+
     it('keeps the claims of a lease kept alive past its first TTL', async () => {
       const { storage, clock } = openClocked();
       await queued(storage);

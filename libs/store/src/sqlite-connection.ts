@@ -24,6 +24,11 @@ export interface ConnectionOptions {
   busyTimeoutMs?: number;
   /** Default `full`. */
   durability?: Durability;
+  /**
+   * Told the SQL of every statement the connection runs: for the query-plan test, which checks
+   * every statement a workload ran. Unset in service, where it would cost a call per statement.
+   */
+  onStatement?: (sql: string) => void;
 }
 
 /**
@@ -34,7 +39,8 @@ export interface ConnectionOptions {
  */
 export function openSqlite(file: string, create: boolean, options: ConnectionOptions = {}): SqliteDatabase {
   if (create) fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { fileMustExist: !create });
+  const { onStatement } = options;
+  const db = new Database(file, { fileMustExist: !create, ...(onStatement === undefined ? {} : { verbose: (sql?: unknown) => onStatement(String(sql)) }) });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${SYNCHRONOUS[options.durability ?? 'full']}`);

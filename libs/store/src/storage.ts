@@ -64,6 +64,8 @@ export interface StorageSettings extends DatabaseLocationSettings {
    * The admin tool, working on files offline, passes false: its open is not a restart.
    */
   refreshLeasesAtOpen?: boolean;
+  /** Told the SQL of every statement any database runs (see ConnectionOptions.onStatement); tests only. */
+  onStatement?: (sql: string) => void;
 }
 
 /** Everything the server stores, opened together and closed together. */
@@ -113,10 +115,10 @@ export interface Storage {
 export function openStorage(settings: StorageSettings): Storage {
   const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
-  const connection = { durability: settings.durability };
+  const connection = { durability: settings.durability, onStatement: settings.onStatement };
   // Always durable: a token or lease revoke, a lock release, must never come back after a power
   // loss; and coordination.db's writes are few and not group-committed, so relaxing it gains little.
-  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, { durability: 'full' });
+  const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, { ...connection, durability: 'full' });
   try {
     migrate(coordination, coordinationMigrations, locations.coordinationPath);
   } catch (error) {

@@ -15,7 +15,7 @@ describe('work-queue and batch statements', () => {
   const statements: [string, string, unknown[], string][] = [
     ['the head of a queue', QUEUE_HEAD_SQL, ['q'], 'jobs_claim_order'],
     ['the jobs of a queue whose backoff ended', BACKOFF_ENDED_SQL, ['q', 0], 'jobs_in_backoff'],
-    ['the claims of a lease', CLAIMS_OF_LEASE_SQL, [1], 'jobs_by_claim_lease'],
+    ['the claims of a lease', CLAIMS_OF_LEASE_SQL, [1, 500], 'jobs_by_claim_lease'],
     ['the live job with a dedupe key', LIVE_DEDUPE_KEY_SQL, ['default', 'k'], 'jobs_by_dedupe_key'],
     ['a page of a batch’s failed jobs', FAILED_JOBS_SQL, ['b-1', 0, 100], 'jobs_by_batch_state'],
     ['a page of batches', BATCH_PAGE_SQL.all, [0, '', 100], 'batches_by_create'],

@@ -32,8 +32,8 @@ export const QUEUE_HEAD_SQL = `SELECT id FROM jobs INDEXED BY jobs_claim_order W
 export const BACKOFF_ENDED_SQL = `UPDATE jobs INDEXED BY jobs_in_backoff SET in_backoff = 0
   WHERE state = 'QUEUED' AND in_backoff = 1 AND queue = ? AND retry_time <= ? AND ${NOT_FROZEN}`;
 
-/** The jobs claimed under one lease. */
-export const CLAIMS_OF_LEASE_SQL = `SELECT id FROM jobs WHERE claim_lease_id = ? AND ${NOT_FROZEN}`;
+/** Up to a number of the jobs claimed under one lease. */
+export const CLAIMS_OF_LEASE_SQL = `SELECT id FROM jobs WHERE claim_lease_id = ? AND ${NOT_FROZEN} LIMIT ?`;
 
 /** Claims of a lease that a drain has frozen: returned where they end up, once it has moved them. */
 export const FROZEN_CLAIMS_OF_LEASE_SQL = `SELECT count(*) AS n FROM jobs WHERE claim_lease_id = ? AND NOT (${NOT_FROZEN})`;
@@ -68,12 +68,13 @@ export function claimJobInTx(db: NodeDatabase, coordination: CoordinationDatabas
 }
 
 /**
- * Returns the jobs claimed under an ended lease to their queues (or fails those out of
- * retries). Their queue and last successful queue stay as they were, so a retry resumes the
- * stage that was interrupted. Returns how many jobs it touched.
+ * Returns up to `limit` of the jobs claimed under an ended lease to their queues (or fails
+ * those out of retries). Their queue and last successful queue stay as they were, so a retry
+ * resumes the stage that was interrupted. Returns how many jobs it touched: fewer than `limit`
+ * once the lease has no claim left here.
  */
-export function returnClaimsInTx(db: NodeDatabase, leaseId: number, now: number): number {
-  const rows = db.statement(CLAIMS_OF_LEASE_SQL).all(leaseId) as { id: string }[];
+export function returnClaimsInTx(db: NodeDatabase, leaseId: number, now: number, limit: number): number {
+  const rows = db.statement(CLAIMS_OF_LEASE_SQL).all(leaseId, limit) as { id: string }[];
   for (const { id } of rows) {
     const job = existingJobInTx(db, id);
     const worker = job.claim?.worker === undefined || job.claim.worker === '' ? '' : ` of ${job.claim.worker}`;

@@ -11,7 +11,9 @@ import { checkTargets, targetsTable, type PeerResult, type TargetCheck } from '.
 import { withJobkeepAndEcho } from './server-process.js';
 import { watchFanOutCase } from './watch-fan-out.js';
 
-const IN_FLIGHT = [1, 16, 64];
+const IN_FLIGHT = (process.env.JOBKEEP_BENCH_IN_FLIGHT ?? '1,16,64').split(',').map(Number);
+/** Only these operations ("CreateJob", "lock distinct", "put"...), for a quicker look at a few rows; all by default. */
+const ONLY = process.env.JOBKEEP_BENCH_PEER_OPS?.split(',');
 const SECONDS = Number(process.env.JOBKEEP_BENCH_SECONDS ?? '10');
 const WARMUP_SECONDS = Number(process.env.JOBKEEP_BENCH_WARMUP_SECONDS ?? '3');
 
@@ -43,7 +45,7 @@ export async function peerBench(): Promise<PeerBenchReport> {
           ...jobkeepCases(jobkeep, clients),
           watchFanOutCase(jobkeep, clients.jobs),
           ...(etcdProcess === undefined ? [] : etcdCases(etcdProcess, etcdClient!)),
-        ];
+        ].filter((loadCase) => ONLY === undefined || ONLY.includes(loadCase.operation));
         return { results: await runCases(cases), etcd: etcdProcess?.version };
       } finally {
         for (const client of [echoClient, clients.jobs, clients.leases, clients.locks, etcdClient]) client?.close();
