@@ -132,7 +132,7 @@ export function serverCommand(): Command {
         .choices(DURABILITY_MODES),
     )
     .addOption(
-      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one node database that share a transaction and its fsync')
+      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one node database that share a transaction and its fsync (a CreateBatch counts its jobs; a bigger one commits alone)')
         .env('JOBKEEP_GROUP_COMMIT_MAX_WRITES')
         .default(GROUP_COMMIT_DEFAULTS.maxWrites)
         .argParser(positiveInteger),

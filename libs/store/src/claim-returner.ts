@@ -131,7 +131,7 @@ export class ClaimReturner implements LeaseEndListener {
         // either moved it, and its note on the target returns it there, or let it go, and it returns here.
         const frozen = returned < RETURN_CHUNK_JOBS ? (db.statement(FROZEN_CLAIMS_OF_LEASE_SQL).get(leaseId) as { n: number }).n : 0;
         return { returned, frozen };
-      });
+      }, RETURN_CHUNK_JOBS);
       total += returned;
       if (frozen > 0) throw unavailable(`${frozen} jobs claimed under lease ${leaseId} on node ${nodeId} are being moved by a drain; they are returned once it is done`);
       if (returned < RETURN_CHUNK_JOBS) return total;

@@ -28,6 +28,22 @@ describe('group commit through the stores', () => {
     expect((await storage.jobStore.listJobs(NODE, { pageSize: 100 })).items).toHaveLength(64);
   });
 
+  it('counts a CreateBatch by its jobs: batches of many jobs each commit alone, while small creates still share', async () => {
+    const storage = temp.open({ groupCommit: { maxWrites: 256, maxWaitMs: 0 } });
+    await storage.jobStore.createJob(NODE, {});
+    const file = storage.locations.nodeDatabasePath('requester', NODE);
+    const before = walCommits(file);
+    const jobs = Array.from({ length: 300 }, () => ({ state: 'QUEUED' as const }));
+    await Promise.all([
+      storage.batches.createBatch(NODE, { jobs }),
+      storage.batches.createBatch(NODE, { jobs }),
+      ...Array.from({ length: 10 }, () => storage.jobStore.createJob(NODE, {})),
+    ]);
+    // 300 jobs, 300 jobs, then the ten creates together.
+    expect(walCommits(file) - before).toBe(3);
+    expect((await storage.jobStore.listJobs(NODE, { pageSize: 1000 })).items).toHaveLength(611);
+  });
+
   it('commits a write still waiting when the LRU closes its database, and when storage closes', async () => {
     const storage = temp.open({ maxOpenDatabases: 1 });
     // node-b's open evicts node-a's handle while node-a's create waits for its batch.

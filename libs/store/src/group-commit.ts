@@ -1,6 +1,11 @@
 /** The bounds of group commit: how many writes share a transaction, and how long they wait for one. */
 export interface GroupCommitSettings {
-  /** The most writes one transaction takes; a queue that reaches it commits at once. */
+  /**
+   * The most writes one transaction takes; a queue that reaches it commits at once. A write
+   * that makes many records counts as that many (a CreateBatch of 1,000 jobs as 1,000), and a
+   * write bigger than the bound commits alone: big transactions cost more per record than
+   * small ones, and hold back the calls of the event loop while they run.
+   */
   maxWrites: number;
   /**
    * How long the first write of a batch waits for others before the batch commits, in
@@ -19,7 +24,8 @@ export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 256, maxW
  * must settle every write it is given, whatever happens.
  */
 export class WriteQueue<W> {
-  private pending: W[] = [];
+  private pending: { write: W; records: number }[] = [];
+  private pendingRecords = 0;
   private scheduled: { cancel(): void } | undefined;
   /** A commit is running: a write it adds (one store call inside another) waits for the next. */
   private committing = false;
@@ -29,22 +35,36 @@ export class WriteQueue<W> {
     private readonly commit: (batch: W[]) => void,
   ) {}
 
-  add(write: W): void {
-    this.pending.push(write);
-    if (this.pending.length >= this.settings.maxWrites && !this.committing) this.flush();
+  /** Queues `write`, which makes `records` records (see GroupCommitSettings.maxWrites). */
+  add(write: W, records = 1): void {
+    this.pending.push({ write, records });
+    this.pendingRecords += records;
+    if (this.pendingRecords >= this.settings.maxWrites && !this.committing) this.flush();
     else this.scheduled ??= this.schedule();
   }
 
-  /** Commits every pending write now, in batches of at most `maxWrites`, in the order they came. */
+  /** Commits every pending write now, in batches of at most `maxWrites` records, in the order they came. */
   flush(): void {
     this.scheduled?.cancel();
     this.scheduled = undefined;
     this.committing = true;
     try {
-      while (this.pending.length > 0) this.commit(this.pending.splice(0, this.settings.maxWrites));
+      while (this.pending.length > 0) this.commit(this.nextBatch());
     } finally {
       this.committing = false;
     }
+  }
+
+  /** The writes at the head of the queue that fit in one transaction: always at least one. */
+  private nextBatch(): W[] {
+    let count = 0;
+    let records = 0;
+    while (count < this.pending.length && (count === 0 || records + this.pending[count]!.records <= this.settings.maxWrites)) {
+      records += this.pending[count]!.records;
+      count++;
+    }
+    this.pendingRecords -= records;
+    return this.pending.splice(0, count).map((entry) => entry.write);
   }
 
   private schedule(): { cancel(): void } {

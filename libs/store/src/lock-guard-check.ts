@@ -59,6 +59,7 @@ export function writeGuarded<T>(
   clock: () => number,
   open: () => NodeDatabase,
   work: (db: NodeDatabase, now: number) => T,
+  records = 1,
 ): Promise<T> {
   checkLockGuardInTx(coordination, guard, clock());
   const db = open();
@@ -66,5 +67,5 @@ export function writeGuarded<T>(
     const now = clock();
     checkLockGuardInTx(coordination, guard, now);
     return work(db, now);
-  });
+  }, records);
 }

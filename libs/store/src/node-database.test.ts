@@ -91,6 +91,23 @@ describe('NodeDatabase writes', () => {
     expect(names(db)).toHaveLength(50);
   });
 
+  it('counts a write by the records it makes: batches hold at most maxWrites records, and a bigger write commits alone', async () => {
+    const db = open({ groupCommit: { maxWrites: 8, maxWaitMs: 0 } });
+    const before = walCommits(file);
+    const writes = [
+      db.write(insert(db, 'three-a'), 3),
+      db.write(insert(db, 'three-b'), 3),
+      db.write(insert(db, 'one'), 1),
+      // 10 records: past the bound, in a transaction of its own.
+      db.write(insert(db, 'ten'), 10),
+      db.write(insert(db, 'two'), 2),
+    ];
+    await Promise.all(writes);
+    // 3 + 3 + 1 together; then 10 alone; then 2.
+    expect(walCommits(file) - before).toBe(3);
+    expect(names(db)).toEqual(['three-a', 'three-b', 'one', 'ten', 'two']);
+  });
+
   it('lets a batch wait up to maxWaitMs for the writes that follow', async () => {
     const db = open({ groupCommit: { maxWrites: 256, maxWaitMs: 40 } });
     const before = walCommits(file);

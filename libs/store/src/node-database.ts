@@ -53,11 +53,12 @@ export class NodeDatabase extends SqliteHandle {
    * Runs `work` in a write transaction, with whatever other writes its batch holds; resolves
    * with its result once that transaction has committed (durably, as the connection's
    * durability says), rejects with its own error, or with the batch's if the commit fails.
+   * `records`: how many records the write makes, which bounds the batches (group-commit.ts).
    */
-  write<T>(work: () => T): Promise<T> {
+  write<T>(work: () => T, records = 1): Promise<T> {
     // A caller that kept a handle the pool has since closed: a retry gets the file reopened.
     if (!this.db.open) return Promise.reject(unavailable(`${this.file} was closed while the write was on its way; try again`));
-    return new Promise<T>((resolve, reject) => this.queue.add({ work, resolve: resolve as (value: unknown) => void, reject }));
+    return new Promise<T>((resolve, reject) => this.queue.add({ work, resolve: resolve as (value: unknown) => void, reject }, records));
   }
 
   /**

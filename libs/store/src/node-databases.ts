@@ -31,8 +31,11 @@ export class NodeDatabases {
     }
   }
 
-  /** One write transaction on the node's database, refused (ABORTED) unless `guard` holds. */
-  write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T): Promise<T> {
-    return writeGuarded(this.coordination, guard, this.now, () => this.get(nodeId, create), work);
+  /**
+   * One write transaction on the node's database, refused (ABORTED) unless `guard` holds;
+   * `records`: how many records it makes, for the bounds of group commit.
+   */
+  write<T>(nodeId: string, guard: LockGuard | undefined, create: boolean, work: (db: NodeDatabase, now: number) => T, records = 1): Promise<T> {
+    return writeGuarded(this.coordination, guard, this.now, () => this.get(nodeId, create), work, records);
   }
 }

@@ -71,7 +71,7 @@ export class SqliteBatches implements BatchStore {
       const revision = selectHistoryHead(db, 'requester');
       recordRequestInTx(db, requestId, 'batch', id, now, JSON.stringify({ jobIds, revision }));
       return { batch: selectBatchInTx(db, id), jobIds, revision };
-    });
+    }, jobs.length);
   }
 
   async getBatch(nodeId: string, batchId: string): Promise<Batch> {
