@@ -184,12 +184,23 @@ describe('work queues: claims of ended leases', () => {
       for (let i = 0; i < 1_200; i++) await claimOne(storage, lease.id);
 
       commits.length = 0;
+      // Counts the turns of the event loop while the claims go back: other calls run in them.
+      let turns = 0;
+      let counting = true;
+      const count = () => {
+        if (!counting) return;
+        turns++;
+        setImmediate(count);
+      };
+      setImmediate(count);
       await storage.leaseStore.revoke(lease.id);
       await storage.claims.returnOrphanedClaims();
+      counting = false;
 
       expect(returned).toEqual([{ leaseId: lease.id, nodeId: NODE, jobs: 1_200 }]);
-      // 500, 500 and 200: the event loop served other calls between them.
+      // 500, 500 and 200, with the event loop turning between them (without, it turns not once).
       expect(commits.length).toBeGreaterThanOrEqual(3);
+      expect(turns).toBeGreaterThanOrEqual(2);
       const page = await storage.jobStore.listJobs(NODE, { states: ['QUEUED'], pageSize: 1 });
       expect(page.items).toHaveLength(1);
       const running = await storage.jobStore.listJobs(NODE, { states: ['RUNNING'], pageSize: 1 });

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { adminBench } from './admin-bench.js';
+import { claimReturnBench, claimReturnTable } from './claim-return-bench.js';
 import { commitBench } from './commit-bench.js';
 import { grpcBench } from './grpc-bench.js';
 import { idOrderBench } from './id-order-bench.js';
@@ -14,17 +15,18 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, admin, commit, ids, peers and scale (all by
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, returns, admin, commit, ids, peers and scale (all by
  * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,admin,commit,ids,peers,scale').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,returns,admin,commit,ids,peers,scale').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
 const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
 const locks = cases.has('locks') ? await lockBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
+const returns = cases.has('returns') ? await claimReturnBench() : [];
 const admin = cases.has('admin') ? await adminBench(scale) : undefined;
 const commit = cases.has('commit') ? await commitBench(scale) : [];
 const ids = cases.has('ids') ? await idOrderBench(scale) : [];
@@ -50,4 +52,5 @@ const sections: [title: string, results: Measurement[], itemName?: string][] = [
 for (const [title, results, itemName] of sections) {
   if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);
 }
+if (returns.length > 0) console.log(`\n## Claims returned when their lease ends, store in process\n\n${claimReturnTable(returns)}`);
 for (const report of [peers, scaled]) if (report !== undefined) console.log(`\n${report.markdown}`);
