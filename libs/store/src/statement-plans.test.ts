@@ -69,7 +69,7 @@ async function runWorkload(storage: Storage): Promise<void> {
   await jobs.createJob(requester, { dedupeKey: 'k-1', onDuplicate: 'returnExisting' });
   const first = created[0]!;
   await jobs.getJob(requester, { id: first.id });
-  await jobs.getJob(requester, { idPrefix: first.id.slice(0, 20) });
+  await jobs.getJob(requester, { idPrefix: first.id.slice(0, -1) });
   await jobs.getJob(requester, { name: 'job-1' });
   for (const query of [
     {},

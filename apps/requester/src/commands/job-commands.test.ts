@@ -109,7 +109,14 @@ describe('jobkeep-requester submit, list, status and cancel', () => {
     const common = ['--server', address, '--node-id', 'req-1'];
     const [first, second] = (await requesterJson<{ jobs: JobView[] }>(['submit', ...common, '--count', '2', '--name', 'demo', '--executor', 'noop'])).jobs;
 
-    const cancel = await cli('cancel', first!.id.slice(0, 10));
+    // Ids are time-ordered: jobs made together share their first characters. A prefix they
+    // share names no job; one character past it names the first.
+    let shared = 0;
+    while (first!.id[shared] === second!.id[shared]) shared++;
+    const ambiguous = await cli('cancel', first!.id.slice(0, shared));
+    expect(ambiguous.code).not.toBe(0);
+    expect(ambiguous.stderr).toMatch(/is ambiguous: it matches .* give more characters \(INVALID_ARGUMENT\)/);
+    const cancel = await cli('cancel', first!.id.slice(0, shared + 1));
     expect(cancel).toMatchObject({ code: 0, stdout: `${first!.id} CANCELLED\n` });
 
     const all = await requesterJson<{ jobs: JobView[] }>(['list', ...common]);
