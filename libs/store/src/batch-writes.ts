@@ -1,5 +1,5 @@
-import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition } from '@jobkeep/errors';
+import { newRecordId } from './identifiers.js';
 import { appendJobEventInTx } from './job-events.js';
 import type { NodeDatabase } from './node-database.js';
 import { LIVE_JOB_STATES_SQL } from './job-model.js';

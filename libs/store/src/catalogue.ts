@@ -1,6 +1,6 @@
 import { failedPrecondition, notFound } from '@jobkeep/errors';
 import type { NodeDatabaseKind } from './database-locations.js';
-import type { SqliteDatabase } from './sqlite-connection.js';
+import type { SqliteHandle } from './sqlite-handle.js';
 
 export type DatabaseLifecycle = 'ACTIVE' | 'DRAINING' | 'RETIRED';
 
@@ -28,7 +28,8 @@ interface CatalogueRow {
 export class Catalogue {
   private readonly lifecycles = new Map<string, DatabaseLifecycle>();
 
-  constructor(private readonly coordination: SqliteDatabase) {}
+  /** Its statements are prepared once: `record` runs on every open of a node database. */
+  constructor(private readonly coordination: SqliteHandle) {}
 
   /**
    * Records a node database; recording one that is already known changes nothing. Called on
@@ -36,10 +37,10 @@ export class Catalogue {
    * transaction, no fsync of coordination.db.
    */
   record(nodeId: string, kind: NodeDatabaseKind, path: string, now: number): void {
-    const known = this.coordination.prepare('SELECT 1 FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind);
+    const known = this.coordination.statement('SELECT 1 FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind);
     if (known !== undefined) return;
     this.coordination
-      .prepare('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
+      .statement('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
       .run(nodeId, kind, path, now);
   }
 
@@ -48,7 +49,7 @@ export class Catalogue {
     const key = `${kind}:${nodeId}`;
     const cached = this.lifecycles.get(key);
     if (cached !== undefined) return cached;
-    const row = this.coordination.prepare('SELECT lifecycle FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind) as
+    const row = this.coordination.statement('SELECT lifecycle FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind) as
       | { lifecycle: DatabaseLifecycle }
       | undefined;
     if (row !== undefined) this.lifecycles.set(key, row.lifecycle);
@@ -65,20 +66,20 @@ export class Catalogue {
 
   /** Moves a catalogued database along its lifecycle; NOT_FOUND when it is not catalogued. */
   setLifecycle(nodeId: string, kind: NodeDatabaseKind, lifecycle: DatabaseLifecycle): void {
-    const changed = this.coordination.prepare('UPDATE node_databases SET lifecycle = ? WHERE node_id = ? AND kind = ?').run(lifecycle, nodeId, kind);
+    const changed = this.coordination.statement('UPDATE node_databases SET lifecycle = ? WHERE node_id = ? AND kind = ?').run(lifecycle, nodeId, kind);
     if (changed.changes === 0) throw notFound(`node ${nodeId} has no ${kind} database`);
     this.lifecycles.set(`${kind}:${nodeId}`, lifecycle);
   }
 
   /** Drops a database from the catalogue; see DatabasePool.discardNew. */
   forget(nodeId: string, kind: NodeDatabaseKind): void {
-    this.coordination.prepare('DELETE FROM node_databases WHERE node_id = ? AND kind = ?').run(nodeId, kind);
+    this.coordination.statement('DELETE FROM node_databases WHERE node_id = ? AND kind = ?').run(nodeId, kind);
     this.lifecycles.delete(`${kind}:${nodeId}`);
   }
 
   list(): CatalogueEntry[] {
     const rows = this.coordination
-      .prepare('SELECT node_id, kind, path, lifecycle, create_time FROM node_databases ORDER BY node_id, kind')
+      .statement('SELECT node_id, kind, path, lifecycle, create_time FROM node_databases ORDER BY node_id, kind')
       .all() as CatalogueRow[];
     return rows.map((row) => ({
       nodeId: row.node_id,

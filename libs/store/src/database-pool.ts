@@ -107,7 +107,7 @@ export class DatabasePool {
     });
     this.open.set(key, database);
     this.owners.set(database, { kind, nodeId });
-    this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(db, kind) });
+    this.options.onDatabaseOpened?.({ kind, nodeId, file, counts: readStateCounters(database, kind) });
     return database;
   }
 
@@ -135,7 +135,7 @@ export class DatabasePool {
    * rows per database, so a metrics scrape never scans records nor opens a closed file.
    */
   openDatabaseCounts(): OpenDatabaseCounts[] {
-    return [...this.open.values()].map((database) => ({ ...this.owners.get(database)!, counts: database.read(() => readStateCounters(database.db, this.owners.get(database)!.kind)) }));
+    return [...this.open.values()].map((database) => ({ ...this.owners.get(database)!, counts: database.read(() => readStateCounters(database, this.owners.get(database)!.kind)) }));
   }
 
   closeAll(): void {

@@ -1,5 +1,5 @@
-import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition } from '@jobkeep/errors';
+import { newRecordId } from './identifiers.js';
 import type { Execution, ExecutionEvent, RunResult } from './execution-model.js';
 import { selectExecution, selectExecutionById } from './execution-reads.js';
 import type { UpdateExecutionStateInput } from './execution-store.js';

@@ -1,5 +1,5 @@
-import { newRecordId } from './identifiers.js';
 import { alreadyExists, failedPrecondition, notFound } from '@jobkeep/errors';
+import { newRecordId } from './identifiers.js';
 import type { Job, JobExecution } from './job-model.js';
 import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-rows.js';
 import { jobMovedTo, jobNotFound, selectJob } from './job-reads.js';

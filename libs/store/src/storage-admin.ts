@@ -66,7 +66,7 @@ export function storageAdmin(pool: DatabasePool, catalogue: Catalogue, retention
       if (entries.length === 0) throw notFound(`node ${nodeId} has no database to retire`);
       const live = entries.flatMap((entry) => {
         if (!fs.existsSync(entry.path)) return []; // catalogued, but its file was removed
-        const counts = readStateCounters(pool.get(entry.kind, nodeId, false).db, entry.kind);
+        const counts = readStateCounters(pool.get(entry.kind, nodeId, false), entry.kind);
         const ended: ReadonlySet<string> = entry.kind === 'requester' ? TERMINAL_JOB_STATES : TERMINAL_EXECUTION_STATES;
         return Object.entries(counts)
           .filter(([state, count]) => count > 0 && !ended.has(state))

@@ -125,9 +125,9 @@ export function openStorage(settings: StorageSettings): Storage {
     coordination.close();
     throw error;
   }
-  const catalogue = new Catalogue(coordination);
   // One facade for everyone: the stores check lock guards through it, synchronously.
   const coordinationDatabase = new CoordinationDatabase(coordination);
+  const catalogue = new Catalogue(coordinationDatabase);
   const clock = settings.clock ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
   if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
