@@ -24,7 +24,8 @@ const seconds = ((Date.now() - started) / 1000).toFixed(0);
 console.log(
   `\n${report.cycles} cycles of SIGKILL under ${writers} writers in ${seconds} s: ${report.acknowledged} writes acknowledged, ` +
     `${report.inDoubt} in doubt at a kill (${report.inDoubtCommitted} of them had committed), ${report.jobs} jobs, ` +
-    `${report.verified} acknowledged jobs checked after restarts, ${report.filesChecked} database files checked.`,
+    `${report.verified} acknowledged jobs checked after restarts; ${report.locks.acknowledged} lease and lock writes acknowledged, ` +
+    `${report.locks.inDoubt} in doubt, ${report.locks.verified} leases and locks checked after restarts; ${report.filesChecked} database files checked.`,
 );
 if (report.problems.length > 0) {
   console.log(`\n${report.problems.length} problems:`);
