@@ -1,27 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLeaseClient, createLockClient } from '@jobkeep/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkLocksAfterRestart, LockLedger, startLockLoad } from './lock-load.js';
-import { killServer, startServer, type ServerProcess } from './server-process.js';
+import type { ServerProcess } from './server-process.js';
+import { useFreshServers } from './test-support/fresh-servers.js';
 
 // As the job checks: each case breaks one thing the server would have to break, and expects the finding.
 describe('the lease and lock checks of the crash suite', () => {
-  const servers: ServerProcess[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const server of servers.splice(0)) await killServer(server);
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { start } = useFreshServers();
 
   /** A server over a new data directory, after a short lock load whose writes all were acknowledged. */
   async function loaded(): Promise<{ server: ServerProcess; ledger: LockLedger }> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-crash-locks-'));
-    dirs.push(dir);
-    const server = await startServer(dir);
-    servers.push(server);
+    const { server } = await start();
     const ledger = new LockLedger();
     const problems: string[] = [];
     const load = startLockLoad(server.address, 3, 1, ledger, problems);

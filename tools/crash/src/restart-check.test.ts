@@ -1,31 +1,23 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobState } from '@jobkeep/api';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkDataDirFiles } from './file-check.js';
 import { checkAfterRestart } from './restart-check.js';
-import { killServer, startServer, type ServerProcess } from './server-process.js';
+import { killServer, type ServerProcess } from './server-process.js';
+import { useFreshServers } from './test-support/fresh-servers.js';
 import { LOAD_NODES, startWriteLoad } from './write-load.js';
 import { WriteLedger } from './write-ledger.js';
 
 // The checks must see what they are there to see: each case breaks one thing the server would
 // have to break, and expects the finding.
 describe('the checks of the crash suite', () => {
-  const servers: ServerProcess[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const server of servers.splice(0)) await killServer(server);
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { start } = useFreshServers();
 
   /** A server over a new data directory, after a short load whose writes all were acknowledged. */
   async function loaded(): Promise<{ server: ServerProcess; dir: string; ledger: WriteLedger }> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-crash-check-'));
-    dirs.push(dir);
-    const server = await startServer(dir);
-    servers.push(server);
+    const { server, dir } = await start();
     const ledger = new WriteLedger();
     const problems: string[] = [];
     const load = startWriteLoad(server.address, 4, 1, ledger, problems);
@@ -46,10 +38,7 @@ describe('the checks of the crash suite', () => {
   });
 
   it('read a node without a database yet as one without jobs: a kill can come before its first write', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobkeep-crash-check-'));
-    dirs.push(dir);
-    const server = await startServer(dir);
-    servers.push(server);
+    const { server } = await start();
     const problems: string[] = [];
     await checkAfterRestart(server.address, new WriteLedger(), problems, 1);
     expect(problems).toEqual([]);
