@@ -135,9 +135,6 @@ export class ClaimReturner implements LeaseEndListener {
       total += returned;
       if (frozen > 0) throw unavailable(`${frozen} jobs claimed under lease ${leaseId} on node ${nodeId} are being moved by a drain; they are returned once it is done`);
       if (returned < RETURN_CHUNK_JOBS) return total;
-      // A write as big as a batch commits the moment it is queued, so its promise settles
-      // without the event loop turning: let it turn, and the calls waiting on it run.
-      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

@@ -1,10 +1,10 @@
 /** The bounds of group commit: how many writes share a transaction, and how long they wait for one. */
 export interface GroupCommitSettings {
   /**
-   * The most writes one transaction takes; a queue that reaches it commits at once. A write
-   * that makes many records counts as that many (a CreateBatch of 1,000 jobs as 1,000), and a
-   * write bigger than the bound commits alone: big transactions cost more per record than
-   * small ones, and hold back the calls of the event loop while they run.
+   * The most writes one transaction takes; a queue that holds that many writes commits at once.
+   * Within a transaction a write counts the records it makes (a CreateBatch of 1,000 jobs as
+   * 1,000), and a write bigger than the bound commits alone: big transactions cost more per
+   * record than small ones, and hold back the calls of the event loop while they run.
    */
   maxWrites: number;
   /**
@@ -20,12 +20,11 @@ export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 256, maxW
 
 /**
  * Writes waiting to be committed together. The first one to arrive schedules the commit of the
- * batch; the one that makes the batch full commits it on the spot. `commit` is synchronous and
- * must settle every write it is given, whatever happens.
+ * batch; the one that makes the queue hold maxWrites writes commits it on the spot. `commit` is
+ * synchronous and must settle every write it is given, whatever happens.
  */
 export class WriteQueue<W> {
   private pending: { write: W; records: number }[] = [];
-  private pendingRecords = 0;
   private scheduled: { cancel(): void } | undefined;
   /** A commit is running: a write it adds (one store call inside another) waits for the next. */
   private committing = false;
@@ -38,8 +37,9 @@ export class WriteQueue<W> {
   /** Queues `write`, which makes `records` records (see GroupCommitSettings.maxWrites). */
   add(write: W, records = 1): void {
     this.pending.push({ write, records });
-    this.pendingRecords += records;
-    if (this.pendingRecords >= this.settings.maxWrites && !this.committing) this.flush();
+    // Counted in writes, not records: a lone big write waits for the end of the turn like any
+    // other, so that a caller awaiting one write after another lets the event loop turn.
+    if (this.pending.length >= this.settings.maxWrites && !this.committing) this.flush();
     else this.scheduled ??= this.schedule();
   }
 
@@ -63,7 +63,6 @@ export class WriteQueue<W> {
       records += this.pending[count]!.records;
       count++;
     }
-    this.pendingRecords -= records;
     return this.pending.splice(0, count).map((entry) => entry.write);
   }
 
