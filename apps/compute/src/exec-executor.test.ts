@@ -58,7 +58,11 @@ describe('the exec executor', () => {
       const controller = new AbortController();
       const script = `${PARENT_OF_STUBBORN_GRANDCHILD}; require('node:fs').writeFileSync(process.argv[1], String(child.pid));`;
       const running = run([node, '-e', script, pidFile], {}, { signal: controller.signal });
-      const grandchild = await eventually(() => Number(fs.readFileSync(pidFile, 'utf8')));
+      // Read until the pid is there: between the file's creation and its write it is empty (0).
+      const grandchild = await eventually(() => {
+        const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+        return pid > 0 && pid;
+      });
       expect(processGone(grandchild)).toBe(false);
       controller.abort();
       expect(await running).toMatchObject({ stopped: true, failure: 'stopped' });
