@@ -94,7 +94,7 @@ export class SqliteAccessTokens implements AccessTokens {
     const id = randomBytes(ID_BYTES).toString('hex');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
     const createTime = this.now();
-    this.db.write(() => {
+    await this.db.write(() => {
       const holder = this.db.statement('SELECT id FROM access_tokens WHERE name = ? AND revoke_time IS NULL').get(name) as { id: string } | undefined;
       if (holder !== undefined) {
         throw alreadyExists(`the active access token ${holder.id} is already named ${name}: choose another name, or revoke that token first`);
@@ -110,7 +110,8 @@ export class SqliteAccessTokens implements AccessTokens {
   }
 
   async list(options: { includeRevoked?: boolean } = {}): Promise<AccessToken[]> {
-    return this.db.statement(listSql(options.includeRevoked)).all().map((row) => tokenFromRow(row as TokenRow));
+    const rows = await this.db.readCommitted(() => this.db.statement(listSql(options.includeRevoked)).all() as TokenRow[]);
+    return rows.map(tokenFromRow);
   }
 
   async revoke(id: string): Promise<AccessToken> {
@@ -134,6 +135,8 @@ export class SqliteAccessTokens implements AccessTokens {
   async authenticate(token: string): Promise<AccessToken | undefined> {
     const match = TOKEN_TEXT.exec(token);
     if (match === null) return undefined;
+    // Not awaiting the open group commit: a token whose create has not committed yet is one
+    // nobody has been told, and a revoke not committed yet can only refuse a call early.
     const row = this.db.statement(SELECT_FOR_AUTHENTICATION).get(match[1]) as (TokenRow & { secret_hash: Buffer }) | undefined;
     if (row === undefined || row.revoke_time !== null) return undefined;
     // In constant time, so that how long a refusal takes tells nothing of how close a guess came.

@@ -11,7 +11,6 @@ import type { Lock } from './lock-store.js';
 import { listLocksInTx, lockFromRow } from './lock-writes.js';
 import { NODE_COLUMNS, NODE_FROM, nodeFromRow, type NodeRow } from './node-reads.js';
 import type { RegisteredNode } from './node-registry.js';
-import { SqliteHandle } from './sqlite-handle.js';
 import { readStateCounters } from './state-counters.js';
 
 /*
@@ -53,7 +52,7 @@ function sizeOf(file: string): number {
 export function listDatabaseInfos(locations: DatabaseLocations): DatabaseInfo[] {
   const coordinationFile = locations.coordinationPath;
   if (!fs.existsSync(coordinationFile)) throw notFound(`no jobkeep data directory at ${locations.dataDir} (no coordination.db)`);
-  const entries = readSnapshot(coordinationFile, (db) => new Catalogue(new SqliteHandle(db)).list());
+  const entries = readSnapshot(coordinationFile, (db) => new Catalogue(new CoordinationDatabase(db)).list());
   const coordination: DatabaseInfo = {
     name: COORDINATION_NAME,
     nodeId: '',

@@ -1,6 +1,6 @@
 import { failedPrecondition, notFound } from '@jobkeep/errors';
 import type { NodeDatabaseKind } from './database-locations.js';
-import type { SqliteHandle } from './sqlite-handle.js';
+import type { CoordinationDatabase } from './coordination-database.js';
 
 export type DatabaseLifecycle = 'ACTIVE' | 'DRAINING' | 'RETIRED';
 
@@ -28,8 +28,12 @@ interface CatalogueRow {
 export class Catalogue {
   private readonly lifecycles = new Map<string, DatabaseLifecycle>();
 
-  /** Its statements are prepared once: `record` runs on every open of a node database. */
-  constructor(private readonly coordination: SqliteHandle) {}
+  /**
+   * Its statements are prepared once: `record` runs on every open of a node database. Its
+   * changes are rare and commit on the spot (`writeNow`), outside the group commit: a node
+   * database is catalogued before it holds anything, and a lifecycle is set before it counts.
+   */
+  constructor(private readonly coordination: CoordinationDatabase) {}
 
   /**
    * Records a node database; recording one that is already known changes nothing. Called on
@@ -39,9 +43,11 @@ export class Catalogue {
   record(nodeId: string, kind: NodeDatabaseKind, path: string, now: number): void {
     const known = this.coordination.statement('SELECT 1 FROM node_databases WHERE node_id = ? AND kind = ?').get(nodeId, kind);
     if (known !== undefined) return;
-    this.coordination
-      .statement('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
-      .run(nodeId, kind, path, now);
+    this.coordination.writeNow(() =>
+      this.coordination
+        .statement('INSERT OR IGNORE INTO node_databases (node_id, kind, path, create_time) VALUES (?, ?, ?, ?)')
+        .run(nodeId, kind, path, now),
+    );
   }
 
   /** The database's lifecycle; undefined when it is not catalogued (it does not exist yet). */
@@ -66,14 +72,16 @@ export class Catalogue {
 
   /** Moves a catalogued database along its lifecycle; NOT_FOUND when it is not catalogued. */
   setLifecycle(nodeId: string, kind: NodeDatabaseKind, lifecycle: DatabaseLifecycle): void {
-    const changed = this.coordination.statement('UPDATE node_databases SET lifecycle = ? WHERE node_id = ? AND kind = ?').run(lifecycle, nodeId, kind);
+    const changed = this.coordination.writeNow(() =>
+      this.coordination.statement('UPDATE node_databases SET lifecycle = ? WHERE node_id = ? AND kind = ?').run(lifecycle, nodeId, kind),
+    );
     if (changed.changes === 0) throw notFound(`node ${nodeId} has no ${kind} database`);
     this.lifecycles.set(`${kind}:${nodeId}`, lifecycle);
   }
 
   /** Drops a database from the catalogue; see DatabasePool.discardNew. */
   forget(nodeId: string, kind: NodeDatabaseKind): void {
-    this.coordination.statement('DELETE FROM node_databases WHERE node_id = ? AND kind = ?').run(nodeId, kind);
+    this.coordination.writeNow(() => this.coordination.statement('DELETE FROM node_databases WHERE node_id = ? AND kind = ?').run(nodeId, kind));
     this.lifecycles.delete(`${kind}:${nodeId}`);
   }
 

@@ -86,7 +86,7 @@ export class ClaimReturner implements LeaseEndListener {
       for (const { leaseId, nodeId } of select()) {
         try {
           const jobs = await this.returnClaims(leaseId, nodeId);
-          this.coordination.write(() =>
+          await this.coordination.write(() =>
             this.coordination.statement('DELETE FROM lease_claims WHERE lease_id = ? AND node_id = ?').run(leaseId, nodeId),
           );
           returned.push({ leaseId, nodeId, jobs });

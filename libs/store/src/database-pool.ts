@@ -20,7 +20,7 @@ export interface OpenDatabaseCounts {
 
 /** One group commit: how many writes shared the transaction, and how long it took. */
 export interface CommittedBatch {
-  kind: NodeDatabaseKind;
+  kind: NodeDatabaseKind | 'coordination';
   writes: number;
   seconds: number;
 }
@@ -48,6 +48,8 @@ export interface DatabasePoolOptions {
   groupCommit?: GroupCommitSettings;
   /** Told after each group commit of a node database: for metrics. */
   onBatchCommitted?: (batch: CommittedBatch) => void;
+  /** See NodeDatabaseOptions.beforeCommit. */
+  beforeCommit?: () => void;
 }
 
 /**
@@ -104,6 +106,7 @@ export class DatabasePool {
       admitNewRecords: () => this.catalogue.checkTakesNewRecords(nodeId, kind),
       groupCommit: this.options.groupCommit,
       onBatchCommitted: (writes, seconds) => this.options.onBatchCommitted?.({ kind, writes, seconds }),
+      beforeCommit: this.options.beforeCommit,
     });
     this.open.set(key, database);
     this.owners.set(database, { kind, nodeId });

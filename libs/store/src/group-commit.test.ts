@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import type { Lease } from './lease-store.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 import { walCommits } from './test-support/wal-commits.js';
 
@@ -58,5 +60,32 @@ describe('group commit through the stores', () => {
     const reopened = temp.open();
     expect((await reopened.jobStore.getJob('node-a', { name: 'a' })).name).toBe('a');
     expect(await reopened.jobStore.getJob('node-b', { name: 'd' })).toEqual(job);
+  });
+
+  it('commits the lease and lock calls of one turn in one coordination.db transaction, a release with the grant to its next waiter', async () => {
+    const storage = temp.open();
+    const file = storage.locations.coordinationPath;
+    const before = walCommits(file);
+    const leases = await Promise.all(Array.from({ length: 16 }, () => storage.leaseStore.grant(60)));
+    expect(walCommits(file) - before).toBe(1);
+
+    const locks = await Promise.all(leases.map((lease, i) => storage.lockStore.acquire({ name: `/locks/n${i}`, leaseId: lease.id })));
+    expect(new Set(locks.map((lock) => lock.fencingToken)).size).toBe(16);
+    expect(walCommits(file) - before).toBe(2);
+
+    const [holder, waiter] = leases as [Lease, Lease];
+    const held = await storage.lockStore.acquire({ name: '/locks/shared', leaseId: holder.id });
+    const waiting = storage.lockStore.acquire({ name: '/locks/shared', leaseId: waiter.id, wait: true });
+    await storage.lockStore.release('/locks/shared', holder.id, held.fencingToken);
+    const granted = await waiting;
+    expect(granted.lock.holderLeaseId).toBe(waiter.id);
+    // The acquire that joined the line wrote nothing; the release and the grant committed together.
+    expect(walCommits(file) - before).toBe(4);
+    const reader = new Database(file, { readonly: true });
+    expect(reader.prepare("SELECT holder_lease_id, fencing_token FROM locks WHERE name = '/locks/shared'").get()).toEqual({
+      holder_lease_id: waiter.id,
+      fencing_token: granted.fencingToken,
+    });
+    reader.close();
   });
 });

@@ -25,7 +25,7 @@ export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 256, maxW
  */
 export class WriteQueue<W> {
   private pending: { write: W; records: number }[] = [];
-  private scheduled: { cancel(): void } | undefined;
+  private scheduled: ScheduledCommit | undefined;
   /** A commit is running: a write it adds (one store call inside another) waits for the next. */
   private committing = false;
 
@@ -40,7 +40,10 @@ export class WriteQueue<W> {
     // Counted in writes, not records: a lone big write waits for the end of the turn like any
     // other, so that a caller awaiting one write after another lets the event loop turn.
     if (this.pending.length >= this.settings.maxWrites && !this.committing) this.flush();
-    else this.scheduled ??= this.schedule();
+    else this.scheduled ??= scheduleCommit(this.settings, () => {
+      this.scheduled = undefined;
+      this.flush();
+    });
   }
 
   /** Commits every pending write now, in batches of at most `maxWrites` records, in the order they came. */
@@ -65,17 +68,19 @@ export class WriteQueue<W> {
     }
     return this.pending.splice(0, count).map((entry) => entry.write);
   }
+}
 
-  private schedule(): { cancel(): void } {
-    const run = () => {
-      this.scheduled = undefined;
-      this.flush();
-    };
-    if (this.settings.maxWaitMs === 0) {
-      const immediate = setImmediate(run);
-      return { cancel: () => clearImmediate(immediate) };
-    }
-    const timer = setTimeout(run, this.settings.maxWaitMs);
-    return { cancel: () => clearTimeout(timer) };
+/** A commit waiting for its moment; cancelled when the batch commits earlier. */
+export interface ScheduledCommit {
+  cancel(): void;
+}
+
+/** Runs `commit` once the batch has waited as long as `settings` allow (see GroupCommitSettings.maxWaitMs). */
+export function scheduleCommit(settings: GroupCommitSettings, commit: () => void): ScheduledCommit {
+  if (settings.maxWaitMs === 0) {
+    const immediate = setImmediate(commit);
+    return { cancel: () => clearImmediate(immediate) };
   }
+  const timer = setTimeout(commit, settings.maxWaitMs);
+  return { cancel: () => clearTimeout(timer) };
 }

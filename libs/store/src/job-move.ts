@@ -251,7 +251,8 @@ function removeMovedJobInTx(source: NodeDatabase, rows: JobRows, targetNodeId: s
 }
 
 function noteLeaseClaim(coordination: CoordinationDatabase, leaseId: number, nodeId: string): void {
-  coordination.write(() => coordination.statement('INSERT OR IGNORE INTO lease_claims (lease_id, node_id) VALUES (?, ?)').run(leaseId, nodeId));
+  // Decided, not awaited: the copy's commit on the target commits coordination.db first (beforeCommit).
+  coordination.decide(() => coordination.statement('INSERT OR IGNORE INTO lease_claims (lease_id, node_id) VALUES (?, ?)').run(leaseId, nodeId));
 }
 
 /**

@@ -48,36 +48,47 @@ export class LockManager implements LockStore, LeaseEndListener {
     if (this.closed) throw unavailable('the lock manager is closed: the server is shutting down');
     input.signal?.throwIfAborted();
     const line = this.lines.get(name) ?? [];
-    const attempt = this.db.write(() => {
-      if (line.length === 0) return tryAcquireInTx(this.db, name, leaseId, lockDelayMs, this.now());
-      // Others are in line: nobody overtakes them, except the holder asking again (idempotent).
-      requireLiveLeaseInTx(this.db, leaseId, this.now());
-      const row = selectLockInTx(this.db, name);
-      return row?.holder_lease_id === leaseId ? { outcome: 'granted' as const, row, reacquired: true } : { outcome: 'queued' as const, row };
-    });
+    let attempt;
+    try {
+      attempt = this.db.decide(() => {
+        if (line.length === 0) return tryAcquireInTx(this.db, name, leaseId, lockDelayMs, this.now());
+        // Others are in line: nobody overtakes them, except the holder asking again (idempotent).
+        requireLiveLeaseInTx(this.db, leaseId, this.now());
+        const row = selectLockInTx(this.db, name);
+        return row?.holder_lease_id === leaseId ? { outcome: 'granted' as const, row, reacquired: true } : { outcome: 'queued' as const, row };
+      });
+    } catch (error) {
+      await this.db.committed().catch(() => {});
+      throw error;
+    }
+    // A waiter joins the line in the turn that found the lock taken, so that no release can
+    // slip in between unseen; it hears nothing before its own grant has committed.
+    if (attempt.outcome !== 'granted' && input.wait === true && this.hasRoomInLine(name)) {
+      if (attempt.outcome === 'delayed') this.serveAt(name, attempt.until);
+      return this.enqueue(name, leaseId, lockDelayMs, waitTimeoutMs, input.signal);
+    }
+    // Every other answer waits until what it saw is durable.
+    await this.db.committed();
     if (attempt.outcome === 'granted') return this.acquired(attempt.row);
     if (input.wait !== true) throw failedPrecondition(this.unavailableReason(name, attempt.row));
-    this.checkRoomInLine(name);
-    if (attempt.outcome === 'delayed') this.serveAt(name, attempt.until);
-    return this.enqueue(name, leaseId, lockDelayMs, waitTimeoutMs, input.signal);
+    throw this.lineFull(name);
   }
 
   async release(name: string, leaseId: number, fencingToken: number): Promise<void> {
     checkLockName(name);
     checkLeaseId(leaseId);
-    this.db.write(() => releaseInTx(this.db, name, leaseId, fencingToken));
-    this.serve(name);
+    // The next waiter is served in the same turn, so its grant shares the release's commit.
+    await this.db.write(() => releaseInTx(this.db, name, leaseId, fencingToken), () => this.serve(name));
   }
 
   async forceRelease(name: string): Promise<void> {
     checkLockName(name);
-    this.db.write(() => forceReleaseInTx(this.db, name));
-    this.serve(name);
+    await this.db.write(() => forceReleaseInTx(this.db, name), () => this.serve(name));
   }
 
   async get(name: string): Promise<Lock> {
     checkLockName(name);
-    const row = this.db.read(() => selectLockInTx(this.db, name));
+    const row = await this.db.readCommitted(() => selectLockInTx(this.db, name));
     if (row === undefined) throw notFound(`lock ${name} does not exist: it was never acquired`);
     return this.view(row);
   }
@@ -87,7 +98,7 @@ export class LockManager implements LockStore, LeaseEndListener {
     const pageSize = checkPageSize(query.pageSize);
     const fingerprint = queryFingerprint({ locks: prefix });
     const after = decodePageToken(query.pageToken, fingerprint)?.after[1] ?? '';
-    const rows = this.db.read(() => listLocksInTx(this.db, prefix, after, pageSize + 1));
+    const rows = await this.db.readCommitted(() => listLocksInTx(this.db, prefix, after, pageSize + 1));
     const items = rows.slice(0, pageSize).map((row) => this.view(row));
     const last = items.at(-1);
     const nextPageToken = rows.length > pageSize && last !== undefined ? encodePageToken({ after: [0, last.name] }, fingerprint) : '';
@@ -127,8 +138,19 @@ export class LockManager implements LockStore, LeaseEndListener {
       const waiter: Waiter = {
         leaseId,
         lockDelayMs,
-        grant: (acquired) => (settle(), resolve(acquired)),
-        fail: (error) => (settle(), reject(error)),
+        // Settled at once, so that no timeout or cancel can undo a decided grant; answered only
+        // once the turn's decisions are durable, as every answer is.
+        grant: (acquired) => {
+          settle();
+          this.db.committed().then(() => resolve(acquired), reject);
+        },
+        fail: (error) => {
+          settle();
+          this.db.committed().then(
+            () => reject(error),
+            () => reject(error),
+          );
+        },
       };
       const giveUp = (error: unknown) => {
         this.leave(name, waiter);
@@ -152,13 +174,15 @@ export class LockManager implements LockStore, LeaseEndListener {
    * Each waiter is a live call holding memory until it is served: one lock's line is bounded so
    * that a crowd of waiters (or a client looping on Acquire) cannot grow it without end.
    */
-  private checkRoomInLine(name: string): void {
+  private hasRoomInLine(name: string): boolean {
+    return (this.lines.get(name)?.length ?? 0) < this.limits.maxLockWaiters;
+  }
+
+  private lineFull(name: string): JobkeepError {
     const waiting = this.lines.get(name)?.length ?? 0;
-    if (waiting >= this.limits.maxLockWaiters) {
-      throw resourceExhausted(
-        `lock ${name} already has ${waiting} waiters in line, the most one lock may have (the server's --max-lock-waiters); try again later`,
-      );
-    }
+    return resourceExhausted(
+      `lock ${name} already has ${waiting} waiters in line, the most one lock may have (the server's --max-lock-waiters); try again later`,
+    );
   }
 
   /** Takes a waiter out of line; if it was first, the next one may be servable now. */
@@ -178,7 +202,7 @@ export class LockManager implements LockStore, LeaseEndListener {
       const head = line[0]!;
       let attempt;
       try {
-        attempt = this.db.write(() => tryAcquireInTx(this.db, name, head.leaseId, head.lockDelayMs, this.now()));
+        attempt = this.db.decide(() => tryAcquireInTx(this.db, name, head.leaseId, head.lockDelayMs, this.now()));
       } catch (error) {
         line.shift();
         // The waiter's own fault (its lease is gone) is its answer; anything else (the file busy

@@ -14,6 +14,12 @@ export interface NodeDatabaseOptions {
   groupCommit?: GroupCommitSettings;
   /** Told after each batch commits: how many writes shared it, and how long its transaction took. */
   onBatchCommitted?: (writes: number, seconds: number) => void;
+  /**
+   * Run inside each transaction just before its COMMIT: commits coordination.db's open
+   * transaction (CoordinationDatabase.commitPending), so that a write never becomes durable
+   * before the leases and locks it checked. If it throws, the whole transaction fails.
+   */
+  beforeCommit?: () => void;
 }
 
 /** A write waiting for its batch, and how to tell its caller the outcome. */
@@ -35,6 +41,7 @@ export class NodeDatabase extends SqliteHandle {
   readonly admitNewRecords: () => void;
   private readonly onCommit: () => void;
   private readonly onBatchCommitted: (writes: number, seconds: number) => void;
+  private readonly beforeCommit: () => void;
   private readonly queue: WriteQueue<PendingWrite>;
 
   constructor(
@@ -46,6 +53,7 @@ export class NodeDatabase extends SqliteHandle {
     this.onCommit = options.onCommit ?? (() => {});
     this.admitNewRecords = options.admitNewRecords ?? (() => {});
     this.onBatchCommitted = options.onBatchCommitted ?? (() => {});
+    this.beforeCommit = options.beforeCommit ?? (() => {});
     this.queue = new WriteQueue(options.groupCommit ?? GROUP_COMMIT_DEFAULTS, (batch) => this.commitBatch(batch));
   }
 
@@ -69,7 +77,13 @@ export class NodeDatabase extends SqliteHandle {
   writeNow<T>(work: () => T): T {
     this.queue.flush();
     const changesBefore = this.totalChanges();
-    const result = refusalsRaisedBySql(this.file, () => this.inTransaction.immediate(work) as T);
+    const result = refusalsRaisedBySql(this.file, () =>
+      this.inTransaction.immediate(() => {
+        const value = work();
+        this.beforeCommit();
+        return value;
+      }) as T,
+    );
     // Only once committed, and only when rows changed: a rolled-back write, or one that found
     // nothing to do (a claim on an empty queue), changed nothing a watcher could read.
     if (this.totalChanges() !== changesBefore) this.onCommit();
@@ -93,13 +107,15 @@ export class NodeDatabase extends SqliteHandle {
     const started = process.hrtime.bigint();
     try {
       outcomes = refusalsRaisedBySql(this.file, () =>
-        this.inTransaction.immediate(() =>
-          batch.map((write) => {
+        this.inTransaction.immediate(() => {
+          const batchOutcomes = batch.map((write) => {
             const outcome = this.attempt(write.work);
             changed ||= outcome.changed;
             return outcome.outcome;
-          }),
-        ),
+          });
+          this.beforeCommit();
+          return batchOutcomes;
+        }),
       ) as Outcome[];
     } catch (error) {
       for (const write of batch) write.reject(error);

@@ -9,8 +9,9 @@ import { locksHeldByInTx } from './lock-writes.js';
 import { checkPageSize, decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
 
 /**
- * Leases in coordination.db, one transaction per call. Ending a lease releases its locks in the
- * same transaction; `ended` then hands each released lock to its next waiter.
+ * Leases in coordination.db, one decision per call, answered once committed. Ending a lease
+ * releases its locks in the same decision; `ended` then hands each released lock to its next
+ * waiter, in the same turn, so that the grants commit with the end.
  */
 export class SqliteLeaseStore implements LeaseStore {
   constructor(
@@ -31,20 +32,24 @@ export class SqliteLeaseStore implements LeaseStore {
 
   async revoke(leaseId: number): Promise<void> {
     checkLeaseId(leaseId);
-    const { live, released } = this.db.write(() => {
-      const now = this.now();
-      // A lease past its expiry that the sweeper has not reached yet ends as expired, lock delays included.
-      const alive = selectLiveLeaseInTx(this.db, leaseId, now) !== undefined;
-      return { live: alive, released: endLeaseInTx(this.db, leaseId, now, !alive) };
-    });
-    if (released !== undefined) this.ended.leaseEnded(leaseId, released);
+    const { live } = await this.db.write(
+      () => {
+        const now = this.now();
+        // A lease past its expiry that the sweeper has not reached yet ends as expired, lock delays included.
+        const alive = selectLiveLeaseInTx(this.db, leaseId, now) !== undefined;
+        return { live: alive, released: endLeaseInTx(this.db, leaseId, now, !alive) };
+      },
+      ({ released }) => {
+        if (released !== undefined) this.ended.leaseEnded(leaseId, released);
+      },
+    );
     if (!live) throw notFound(`lease ${leaseId} does not exist: it expired, was revoked or was never granted`);
   }
 
   async timeToLive(leaseId: number): Promise<LeaseTimeToLive> {
     checkLeaseId(leaseId);
     const now = this.now();
-    return this.db.read(() => {
+    return this.db.readCommitted(() => {
       const lease = leaseFromRow(requireLiveLeaseInTx(this.db, leaseId, now));
       const nodes = this.db.statement('SELECT id FROM nodes WHERE lease_id = ? ORDER BY id').all(leaseId) as { id: string }[];
       return { lease, remainingMs: lease.expireTime - now, locks: locksHeldByInTx(this.db, leaseId), nodes: nodes.map((row) => row.id) };
@@ -55,9 +60,12 @@ export class SqliteLeaseStore implements LeaseStore {
     const pageSize = checkPageSize(page.pageSize);
     const fingerprint = queryFingerprint({ leases: true });
     const afterId = decodePageToken(page.pageToken, fingerprint)?.after[0] ?? 0;
-    const rows = this.db
-      .statement('SELECT id, ttl_ms, grant_time, expire_time FROM leases WHERE id > ? AND expire_time > ? ORDER BY id LIMIT ?')
-      .all(afterId, this.now(), pageSize + 1) as LeaseRow[];
+    const rows = await this.db.readCommitted(
+      () =>
+        this.db
+          .statement('SELECT id, ttl_ms, grant_time, expire_time FROM leases WHERE id > ? AND expire_time > ? ORDER BY id LIMIT ?')
+          .all(afterId, this.now(), pageSize + 1) as LeaseRow[],
+    );
     const items = rows.slice(0, pageSize).map(leaseFromRow);
     const last = items.at(-1);
     return { items, nextPageToken: rows.length > pageSize && last !== undefined ? encodePageToken({ after: [last.id, ''] }, fingerprint) : '' };
@@ -67,14 +75,15 @@ export class SqliteLeaseStore implements LeaseStore {
     const now = this.now();
     const due = this.db.statement('SELECT id FROM leases WHERE expire_time <= ? ORDER BY expire_time, id').all(now) as { id: number }[];
     const expired: number[] = [];
-    // One transaction per lease, so that one lease's locks and nodes go together, and a long
-    // backlog never holds the write lock for long.
+    // One decision per lease, so that one lease's locks and nodes go together; a long backlog
+    // commits in batches of the group commit's bound.
     for (const { id } of due) {
-      const released = this.db.write(() => (selectLiveLeaseInTx(this.db, id, now) === undefined ? endLeaseInTx(this.db, id, now, true) : undefined));
+      const released = this.db.decide(() => (selectLiveLeaseInTx(this.db, id, now) === undefined ? endLeaseInTx(this.db, id, now, true) : undefined));
       if (released === undefined) continue;
       expired.push(id);
       this.ended.leaseEnded(id, released);
     }
+    await this.db.committed();
     return expired;
   }
 

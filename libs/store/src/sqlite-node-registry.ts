@@ -11,7 +11,7 @@ import { checkPageSize, decodePageToken, queryFingerprint } from './page-token.j
 
 /**
  * The node registry on coordination.db. Like the other facades it checks every input before
- * touching the file, then runs exactly one transaction per call.
+ * touching the file, then makes exactly one decision per call, answered once committed.
  */
 export class SqliteNodeRegistry implements NodeRegistryStore {
   constructor(
@@ -31,7 +31,7 @@ export class SqliteNodeRegistry implements NodeRegistryStore {
 
   async get(nodeId: string): Promise<RegisteredNode> {
     const id = checkNodeId(nodeId);
-    return this.coordination.read(() => selectNodeById(this.coordination, id, this.now()));
+    return this.coordination.readCommitted(() => selectNodeById(this.coordination, id, this.now()));
   }
 
   async list(query: NodeListQuery): Promise<Page<RegisteredNode>> {
@@ -47,7 +47,7 @@ export class SqliteNodeRegistry implements NodeRegistryStore {
     // One clock reading for the filter and for every node's `online`, so that they agree.
     const now = this.now();
     const { sql, params } = buildNodeListQuery(checked, cursor, now);
-    const rows = this.coordination.read(() => this.coordination.statement(sql).all(...params) as NodeRow[]);
+    const rows = await this.coordination.readCommitted(() => this.coordination.statement(sql).all(...params) as NodeRow[]);
     return pageOf(rows, checked.pageSize, (row) => nodeFromRow(row, now), (row) => ({ after: [0, row.id] }), fingerprint);
   }
 }

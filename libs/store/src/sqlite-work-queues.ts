@@ -56,7 +56,8 @@ export class SqliteWorkQueues implements WorkQueueStore {
   private recordLeaseClaims(leaseId: number, nodeId: string): void {
     const known = this.coordination.statement('SELECT 1 FROM lease_claims WHERE lease_id = ? AND node_id = ?').get(leaseId, nodeId);
     if (known !== undefined) return;
-    this.coordination.write(() => {
+    // Decided, not awaited: the claim's own commit commits coordination.db first (beforeCommit).
+    this.coordination.decide(() => {
       requireLiveLeaseInTx(this.coordination, leaseId, this.now());
       this.coordination.statement('INSERT OR IGNORE INTO lease_claims (lease_id, node_id) VALUES (?, ?)').run(leaseId, nodeId);
     });

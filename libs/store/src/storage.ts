@@ -39,9 +39,9 @@ export interface StorageSettings extends DatabaseLocationSettings {
   maxOpenDatabases?: number;
   /** What a commit survives before it is acknowledged, for every file opened; default `full`. */
   durability?: Durability;
-  /** Bounds of the batches node databases commit writes in; GROUP_COMMIT_DEFAULTS by default. */
+  /** Bounds of the batches every database commits writes in; GROUP_COMMIT_DEFAULTS by default. */
   groupCommit?: GroupCommitSettings;
-  /** Told after each group commit of a node database (how many writes, how long): for metrics. */
+  /** Told after each group commit of any database (its kind, how many writes, how long): for metrics. */
   onBatchCommitted?: (batch: CommittedBatch) => void;
   /** The clock records are stamped with, in milliseconds; tests pass their own. */
   clock?: () => number;
@@ -117,7 +117,7 @@ export function openStorage(settings: StorageSettings): Storage {
   const locations = new DatabaseLocations(settings);
   const connection = { durability: settings.durability, onStatement: settings.onStatement };
   // Always durable: a token or lease revoke, a lock release, must never come back after a power
-  // loss; and coordination.db's writes are few and not group-committed, so relaxing it gains little.
+  // loss. Its writes are group-committed like a node database's, which is where its speed comes from.
   const coordination: SqliteDatabase = openSqlite(locations.coordinationPath, true, { ...connection, durability: 'full' });
   try {
     migrate(coordination, coordinationMigrations, locations.coordinationPath);
@@ -126,11 +126,14 @@ export function openStorage(settings: StorageSettings): Storage {
     throw error;
   }
   // One facade for everyone: the stores check lock guards through it, synchronously.
-  const coordinationDatabase = new CoordinationDatabase(coordination);
+  const coordinationDatabase = new CoordinationDatabase(coordination, {
+    groupCommit: settings.groupCommit,
+    onBatchCommitted: (writes, seconds) => settings.onBatchCommitted?.({ kind: 'coordination', writes, seconds }),
+  });
   const catalogue = new Catalogue(coordinationDatabase);
   const clock = settings.clock ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
-  if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.write(() => refreshLeasesInTx(coordinationDatabase, clock()));
+  if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.writeNow(() => refreshLeasesInTx(coordinationDatabase, clock()));
   const locks = new LockManager(coordinationDatabase, limits, clock);
   const pool = new DatabasePool({
     locations,
@@ -142,6 +145,8 @@ export function openStorage(settings: StorageSettings): Storage {
     connection,
     groupCommit: settings.groupCommit,
     onBatchCommitted: settings.onBatchCommitted,
+    // A node write may rest on a lease or lock decided in the same turn: that commits first.
+    beforeCommit: () => coordinationDatabase.commitPending(),
   });
   const claims = new ClaimReturner(coordinationDatabase, pool, clock, settings.onClaimsReturned);
   // A lease's end releases its locks (to their next waiters) and hands its claimed jobs back.
@@ -179,7 +184,7 @@ export function openStorage(settings: StorageSettings): Storage {
       claims.close();
       locks.close();
       pool.closeAll();
-      coordination.close();
+      coordinationDatabase.close();
     },
   };
 }
