@@ -13,7 +13,7 @@ export interface ServerConfig extends SecuritySettings {
   maxOpenDatabases: number;
   /** What a commit survives before it is acknowledged: `full`, or `power-loss-may-lose-writes`. */
   durability: Durability;
-  /** The most writes to one node database that share a transaction. */
+  /** The most writes to one database (a node database or coordination.db) that share a transaction. */
   groupCommitMaxWrites: number;
   /** How long a write waits for others to share its transaction, in milliseconds (0: the end of the event loop's turn). */
   groupCommitMaxWaitMs: number;
@@ -132,7 +132,7 @@ export function serverCommand(): Command {
         .choices(DURABILITY_MODES),
     )
     .addOption(
-      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one node database that share a transaction and its fsync (a CreateBatch counts its jobs; a bigger one commits alone)')
+      new Option('--group-commit-max-writes <n>', 'the most concurrent writes to one database (a node database or coordination.db) that share a transaction and its fsync (a CreateBatch counts its jobs; a bigger one commits alone)')
         .env('JOBKEEP_GROUP_COMMIT_MAX_WRITES')
         .default(GROUP_COMMIT_DEFAULTS.maxWrites)
         .argParser(positiveInteger),

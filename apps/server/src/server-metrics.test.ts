@@ -1,4 +1,5 @@
 import { JobState } from '@jobkeep/api';
+import { createLeaseClient } from '@jobkeep/client';
 import { describe, expect, it } from 'vitest';
 import { useTestServers } from './test-support/test-server.js';
 
@@ -36,6 +37,14 @@ describe('Prometheus metrics', () => {
     expect(sample(after, 'jobkeep_commit_batch_writes_sum{kind="requester"}')).toBe(23);
     expect(sample(after, 'jobkeep_commit_batch_writes_count{kind="requester"}')).toBeLessThan(23);
     expect(sample(after, 'jobkeep_commit_duration_seconds_count{kind="requester"}')).toBe(sample(after, 'jobkeep_commit_batch_writes_count{kind="requester"}'));
+
+    // coordination.db's group commits: 16 lease grants at once share fewer commits than 16.
+    const leases = createLeaseClient(server.address);
+    await Promise.all(Array.from({ length: 16 }, () => leases.grant({ ttlSeconds: 60n })));
+    leases.close();
+    const coordination = await (await fetch(`http://${server.metricsAddress}/metrics`)).text();
+    expect(sample(coordination, 'jobkeep_commit_batch_writes_sum{kind="coordination"}')).toBe(16);
+    expect(sample(coordination, 'jobkeep_commit_batch_writes_count{kind="coordination"}')).toBeLessThan(16);
 
     expect((await fetch(`http://${server.metricsAddress}/`)).status).toBe(404);
   });

@@ -26,7 +26,7 @@ export class ServerMetrics {
 
   private readonly batchWrites = new Histogram({
     name: 'jobkeep_commit_batch_writes',
-    help: 'Writes that shared one group commit of a node database, by database kind',
+    help: 'Writes that shared one group commit of a database, by kind: requester, compute or coordination',
     labelNames: ['kind'] as const,
     buckets: BATCH_WRITES_BUCKETS,
     registers: [this.registry],

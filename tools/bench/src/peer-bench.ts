@@ -16,6 +16,8 @@ const IN_FLIGHT = (process.env.JOBKEEP_BENCH_IN_FLIGHT ?? '1,16,64').split(',').
 const ONLY = process.env.JOBKEEP_BENCH_PEER_OPS?.split(',');
 const SECONDS = Number(process.env.JOBKEEP_BENCH_SECONDS ?? '10');
 const WARMUP_SECONDS = Number(process.env.JOBKEEP_BENCH_WARMUP_SECONDS ?? '3');
+/** Flags for the jobkeep server besides its defaults ("--group-commit-max-writes 1"), for a baseline run of jobkeep against itself. */
+const SERVER_FLAGS = process.env.JOBKEEP_BENCH_SERVER_FLAGS?.split(' ').filter((flag) => flag !== '') ?? [];
 
 export interface PeerBenchReport {
   machine: Machine;
@@ -51,13 +53,16 @@ export async function peerBench(): Promise<PeerBenchReport> {
         for (const client of [echoClient, clients.jobs, clients.leases, clients.locks, etcdClient]) client?.close();
       }
     }),
+    SERVER_FLAGS,
   );
   const targets = checkTargets(results);
   const markdown = [
     `## Side by side: the echo ceiling, jobkeep and ${etcd === undefined ? 'etcd (not installed: not measured)' : `etcd ${etcd}`}`,
     machineLine(machine),
     `Each row: ${WARMUP_SECONDS} s of warm-up, then ${SECONDS} s measured, with that many calls in flight from one client process ` +
-      '(each caller starts its next call when its last one returns). jobkeep runs with its defaults (synchronous=FULL), etcd ' +
+      '(each caller starts its next call when its last one returns). jobkeep runs with its defaults (synchronous=FULL)' +
+      (SERVER_FLAGS.length === 0 ? '' : ` but for ${SERVER_FLAGS.join(' ')}`) +
+      ', etcd ' +
       'with its own (a single member; each write fsynced in its WAL before the reply), both on this machine\'s temporary ' +
       'directory. CPU per call is the client process\'s (process.cpuUsage) and the server process\'s (/proc/<pid>/stat).',
     loadTable(results),
