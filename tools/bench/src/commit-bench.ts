@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { JobState } from '@jobkeep/api';
 import { createJobStoreClient } from '@jobkeep/client';
-import { GROUP_COMMIT_DEFAULTS, openStorage, type StorageSettings } from '@jobkeep/store';
+import { GROUP_COMMIT_DEFAULTS, openStorage, type Storage, type StorageSettings } from '@jobkeep/store';
 import { measure, type Measurement } from './measure.js';
 import { withJobkeepAndEcho } from './server-process.js';
 
@@ -34,7 +34,7 @@ const newJob = (i: number) => ({ labels: { shard: `s${i % 8}` }, spec: { image: 
 
 /**
  * Group commit (issue 9): CreateJob to one requester database with 1, 16 and 64 calls in
- * flight, in process against the store (this process's CPU per operation) and through gRPC
+ * flight (and, in process, lock cycles on coordination.db), in process against the store (this process's CPU per operation) and through gRPC
  * against the server in its own process beside the echo baseline at the same concurrency; each
  * with every variant of the settings above. With one transaction and one fsync per write, more
  * calls in flight only queue; with group commit they share transactions, so the rate grows with
@@ -54,6 +54,7 @@ export async function commitBench(scale: number): Promise<Measurement[]> {
           ),
         );
       }
+      for (const concurrency of CONCURRENCY) results.push(await lockCycles(storage, concurrency, variant.label, scale));
     } finally {
       storage.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -78,4 +79,22 @@ export async function commitBench(scale: number): Promise<Measurement[]> {
     }, variant.args);
   }
   return results;
+}
+
+/**
+ * Acquire+release of a new lock name each time, in process, with a lease per caller: the
+ * decisions of coordination.db, which its group commit batches like a node database's writes.
+ */
+async function lockCycles(storage: Storage, concurrency: number, label: string, scale: number): Promise<Measurement> {
+  const leases = await Promise.all(Array.from({ length: concurrency }, () => storage.leaseStore.grant(600)));
+  // A free list: no two cycles in flight share a lease, as no two agents would.
+  const idle = leases.map((lease) => lease.id);
+  const options = { ops: 5000 * scale, warmup: 500 * scale, concurrency, serverPid: process.pid };
+  return measure(`store lock acquire+release, ${concurrency} in flight, ${label}`, options, async (i) => {
+    const leaseId = idle.pop()!;
+    const name = `/bench/${concurrency}/${i}`;
+    const { fencingToken } = await storage.lockStore.acquire({ name, leaseId });
+    await storage.lockStore.release(name, leaseId, fencingToken);
+    idle.push(leaseId);
+  });
 }
