@@ -86,15 +86,18 @@ function checkNameFreeInTx(db: NodeDatabase, namespace: string, name: string, ex
 type RequestKind = 'job' | 'job-existing' | 'execution' | 'batch';
 
 export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDuplicate, now: number): CreatedJob {
-  const { id, existing } = insertJobInTx(db, job, onDuplicate, now);
-  return { job: existingJobInTx(db, id), existing };
+  const { id, existing, inserted } = insertJobInTx(db, job, onDuplicate, now);
+  // A job made here is the row just written: reading it back would cost a create a sixth of
+  // its time in the store (tools/bench/RESULTS.md). An earlier job is read.
+  return { job: inserted ?? existingJobInTx(db, id), existing };
 }
 
 /**
  * Inserts one job, unless its request_id already made one or its dedupe key is live (and the
- * caller asked for the live job back). Returns the id only, so that a bulk create does not
- * read back every job it writes. `batchAdmitted`: the job's batch was checked (or made) by the
- * caller in this transaction, as a CreateBatch does once for all its jobs.
+ * caller asked for the live job back). Returns the id, and the job as a read would return it
+ * when it was made here; a bulk create reads back none of them. `batchAdmitted`: the job's
+ * batch was checked (or made) by the caller in this transaction, as a CreateBatch does once
+ * for all its jobs.
  */
 export function insertJobInTx(
   db: NodeDatabase,
@@ -102,7 +105,7 @@ export function insertJobInTx(
   onDuplicate: OnDuplicate,
   now: number,
   batchAdmitted = false,
-): { id: string; existing: boolean } {
+): { id: string; existing: boolean; inserted?: Job } {
   const earlier = findRequestInTx(db, job.requestId, ['job', 'job-existing']);
   if (earlier !== undefined) {
     if (selectJob(db, earlier.recordId) === undefined) {
@@ -154,7 +157,34 @@ export function insertJobInTx(
   db.statement('INSERT INTO job_specs (job_id, spec, labels) VALUES (?, ?, ?)').run(id, job.specJson, JSON.stringify(job.labels));
   insertLabelsInTx(db, id, job.labels);
   recordRequestInTx(db, job.requestId, 'job', id, now);
-  return { id, existing: false };
+  return { id, existing: false, inserted: newJobAsStored(id, job, revision, now) };
+}
+
+/** The job the insert above wrote, as jobFromRow reads it back; a test holds the two equal. */
+function newJobAsStored(id: string, job: NewJob, revision: number, now: number): Job {
+  return {
+    id,
+    name: job.name,
+    namespace: job.namespace,
+    type: job.type,
+    priority: job.priority,
+    labels: { ...job.labels },
+    queue: job.queue,
+    batchId: job.batchId,
+    spec: JSON.parse(job.specJson) as Job['spec'],
+    state: job.state,
+    stateMessage: job.stateMessage,
+    retryCount: 0,
+    revision,
+    version: 1,
+    createTime: now,
+    modifyTime: now,
+    dedupeKey: job.dedupeKey,
+    retryPolicy: { ...job.retryPolicy },
+    retryTime: 0,
+    lastSuccessfulQueue: '',
+    claim: undefined,
+  };
 }
 
 /** The namespace's non-terminal job with a dedupe key; its terms match the partial unique index's. */

@@ -44,6 +44,23 @@ describe('SqliteJobStore', () => {
     await rejection(jobStore.getJob(NODE, { id: created.id }), 'NOT_FOUND');
   });
 
+  it('returns a new job exactly as a read of it returns it, whatever fields the create gave', async () => {
+    const { jobStore } = temp.open();
+    const inputs = [
+      {},
+      { state: 'QUEUED' as const, queue: 'ingest', priority: -3, labels: { 'team.io/name': 'dätä', tier: '' } },
+      { state: 'HELD' as const, stateMessage: 'waiting for a window', dedupeKey: 'nightly-2026-11-23', type: 'SERVICE' as const },
+      { id: 'caller-chosen-1', name: 'named', namespace: 'etl', batchId: 'b-1', requestId: 'request-1' },
+      { spec: { image: 'etl:1', args: ['--full', ''], limits: { cpu: 2.5, memory: null }, nested: [{ deep: [true, false] }] } },
+      { retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0 }, state: 'QUEUED' as const },
+    ];
+    for (const input of inputs) {
+      const { job, existing } = await jobStore.createJob(NODE, input);
+      expect(existing).toBe(false);
+      expect(job).toStrictEqual(await jobStore.getJob(NODE, { id: job.id }));
+    }
+  });
+
   it('returns the first job for a retried create with the same request_id, never a twin', async () => {
     const { jobStore } = temp.open();
     const first = (await jobStore.createJob(NODE, { name: 'once', requestId: 'req-42' })).job;
