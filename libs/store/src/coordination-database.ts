@@ -71,33 +71,20 @@ export class CoordinationDatabase extends SqliteHandle {
    * decision that succeeded, in the same turn: what follows from it (a released lock's next
    * holder) is decided before anything else can run, and commits with it.
    */
-  async write<T>(work: () => T, then?: (value: T) => void): Promise<T> {
-    let value: T;
-    try {
-      value = this.decide(work);
+  write<T>(work: () => T, then?: (value: T) => void): Promise<T> {
+    return this.answeredWhenCommitted(() => {
+      const value = this.decide(work);
       then?.(value);
-    } catch (error) {
-      await this.committed().catch(() => {});
-      throw error;
-    }
-    await this.committed();
-    return value;
+      return value;
+    });
   }
 
   /**
    * `read`, answered once what it saw is durable: it may have seen a decision of the open
    * transaction, which a failed COMMIT would undo. Its error, too, waits for the COMMIT.
    */
-  async readCommitted<T>(work: () => T): Promise<T> {
-    let value: T;
-    try {
-      value = this.read(work);
-    } catch (error) {
-      await this.committed().catch(() => {});
-      throw error;
-    }
-    await this.committed();
-    return value;
+  readCommitted<T>(work: () => T): Promise<T> {
+    return this.answeredWhenCommitted(() => this.read(work));
   }
 
   /** Commits what is pending, then `work` in a transaction of its own, before returning: for rare writes that need no batching. */
@@ -137,6 +124,19 @@ export class CoordinationDatabase extends SqliteHandle {
   override close(): void {
     if (this.db.open) this.commitPending();
     super.close();
+  }
+
+  /** Runs `run` now; its value, or its error, is told only once the turn's decisions are durable. */
+  private async answeredWhenCommitted<T>(run: () => T): Promise<T> {
+    let value: T;
+    try {
+      value = run();
+    } catch (error) {
+      await this.committed().catch(() => {});
+      throw error;
+    }
+    await this.committed();
+    return value;
   }
 
   private begin(): OpenGroup {
