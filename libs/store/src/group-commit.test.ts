@@ -10,7 +10,7 @@ describe('group commit through the stores', () => {
   const temp = useTempStorage();
 
   it('commits concurrent creates to one database in one transaction; a create that fails fails alone and leaves no trace', async () => {
-    const storage = temp.open();
+    const storage = temp.open({ groupCommit: { maxWrites: 64, maxWaitMs: 0 } });
     await storage.jobStore.createJob(NODE, { name: 'taken' });
     const file = storage.locations.nodeDatabasePath('requester', NODE);
     const before = walCommits(file);

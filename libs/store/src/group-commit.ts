@@ -1,10 +1,11 @@
 /** The bounds of group commit: how many writes share a transaction, and how long they wait for one. */
 export interface GroupCommitSettings {
   /**
-   * The most writes one transaction takes; a queue that holds that many writes commits at once.
-   * Within a transaction a write counts the records it makes (a CreateBatch of 1,000 jobs as
-   * 1,000), and a write bigger than the bound commits alone: big transactions cost more per
-   * record than small ones, and hold back the calls of the event loop while they run.
+   * The most writes one transaction takes. Within a transaction a write counts the records it
+   * makes (a CreateBatch of 1,000 jobs as 1,000), and a write bigger than the bound commits
+   * alone: big transactions cost more per record than small ones, and hold back the calls of the
+   * event loop while they run. On a node database it also sets how the replies flow: writes
+   * beyond the bound commit in the turns after (see WriteQueue).
    */
   maxWrites: number;
   /**
@@ -15,19 +16,26 @@ export interface GroupCommitSettings {
   maxWaitMs: number;
 }
 
-/** Measured in tools/bench/RESULTS.md ("issue 9: group commit"). */
-export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 256, maxWaitMs: 0 };
+/**
+ * Measured in tools/bench/RESULTS.md ("issue 9: group commit" for the wait, "one batch a turn"
+ * for the 16): through gRPC, batches of 16 let the client read the replies of one batch while
+ * the server writes the next.
+ */
+export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 16, maxWaitMs: 0 };
 
 /**
  * Writes waiting to be committed together. The first one to arrive schedules the commit of the
- * batch; the one that makes the queue hold maxWrites writes commits it on the spot. `commit` is
- * synchronous and must settle every write it is given, whatever happens.
+ * batch, at the end of its turn (or after maxWaitMs). A batch holds at most maxWrites records;
+ * the writes beyond it commit in the turns that follow, one batch a turn. Between two batches
+ * the event loop sends the replies of the first: when 64 calls arrive together, the client
+ * reads the answers to the first 16 while the server writes the next 16, instead of the two
+ * processes taking turns to wait for each other. `commit` is synchronous and must settle every
+ * write it is given, whatever happens.
  */
 export class WriteQueue<W> {
   private pending: { write: W; records: number }[] = [];
   private scheduled: ScheduledCommit | undefined;
-  /** A commit is running: a write it adds (one store call inside another) waits for the next. */
-  private committing = false;
+  private scheduledForNextTurn = false;
 
   constructor(
     private readonly settings: GroupCommitSettings,
@@ -37,25 +45,36 @@ export class WriteQueue<W> {
   /** Queues `write`, which makes `records` records (see GroupCommitSettings.maxWrites). */
   add(write: W, records = 1): void {
     this.pending.push({ write, records });
-    // Counted in writes, not records: a lone big write waits for the end of the turn like any
-    // other, so that a caller awaiting one write after another lets the event loop turn.
-    if (this.pending.length >= this.settings.maxWrites && !this.committing) this.flush();
-    else this.scheduled ??= scheduleCommit(this.settings, () => {
-      this.scheduled = undefined;
-      this.flush();
-    });
+    // A full batch waits for no timer, but still for the end of the turn: committed within
+    // the turn, its replies would wait for the rest of the turn's calls anyway.
+    if (this.pending.length >= this.settings.maxWrites) this.commitNextTurn();
+    else this.scheduled ??= scheduleCommit(this.settings, () => this.commitOneBatch());
   }
 
   /** Commits every pending write now, in batches of at most `maxWrites` records, in the order they came. */
   flush(): void {
+    this.cancelScheduled();
+    while (this.pending.length > 0) this.commit(this.nextBatch());
+  }
+
+  private commitOneBatch(): void {
+    this.scheduled = undefined;
+    this.scheduledForNextTurn = false;
+    this.commit(this.nextBatch());
+    if (this.pending.length > 0) this.commitNextTurn();
+  }
+
+  private commitNextTurn(): void {
+    if (this.scheduledForNextTurn) return;
+    this.cancelScheduled();
+    this.scheduled = atEndOfTurn(() => this.commitOneBatch());
+    this.scheduledForNextTurn = true;
+  }
+
+  private cancelScheduled(): void {
     this.scheduled?.cancel();
     this.scheduled = undefined;
-    this.committing = true;
-    try {
-      while (this.pending.length > 0) this.commit(this.nextBatch());
-    } finally {
-      this.committing = false;
-    }
+    this.scheduledForNextTurn = false;
   }
 
   /** The writes at the head of the queue that fit in one transaction: always at least one. */
@@ -77,10 +96,13 @@ export interface ScheduledCommit {
 
 /** Runs `commit` once the batch has waited as long as `settings` allow (see GroupCommitSettings.maxWaitMs). */
 export function scheduleCommit(settings: GroupCommitSettings, commit: () => void): ScheduledCommit {
-  if (settings.maxWaitMs === 0) {
-    const immediate = setImmediate(commit);
-    return { cancel: () => clearImmediate(immediate) };
-  }
+  if (settings.maxWaitMs === 0) return atEndOfTurn(commit);
   const timer = setTimeout(commit, settings.maxWaitMs);
   return { cancel: () => clearTimeout(timer) };
+}
+
+/** Runs `commit` once the event loop has run the callbacks of this turn (and sent what they wrote). */
+function atEndOfTurn(commit: () => void): ScheduledCommit {
+  const immediate = setImmediate(commit);
+  return { cancel: () => clearImmediate(immediate) };
 }

@@ -59,7 +59,7 @@ describe('NodeDatabase writes', () => {
   });
 
   it('commits writes that arrive together in one transaction, in the order they came, each acknowledged once committed', async () => {
-    const db = open();
+    const db = open({ groupCommit: { maxWrites: 64, maxWaitMs: 0 } });
     const reader = new Database(file, { readonly: true });
     try {
       const before = walCommits(file);
@@ -80,15 +80,29 @@ describe('NodeDatabase writes', () => {
     }
   });
 
-  it('commits a batch at once when it reaches maxWrites, without waiting for the turn to end', async () => {
+  it('commits at most maxWrites writes a turn and the rest in the turns after, each batch answered before the next commits', async () => {
     const db = open({ groupCommit: { maxWrites: 8, maxWaitMs: 0 } });
     const before = walCommits(file);
-    const writes = Array.from({ length: 8 }, (_, i) => db.write(insert(db, `n${i}`)));
+    const commitsWhenAnswered: number[] = [];
+    const writes = Array.from({ length: 50 }, (_, i) => db.write(insert(db, `n${i}`)).then(() => commitsWhenAnswered.push(walCommits(file) - before)));
+    // Nothing commits within the callers' own turn, however many writes it holds.
+    expect(walCommits(file) - before).toBe(0);
+    await new Promise(setImmediate);
     expect(walCommits(file) - before).toBe(1);
-    writes.push(...Array.from({ length: 42 }, (_, i) => db.write(insert(db, `m${i}`))));
     await Promise.all(writes);
     expect(walCommits(file) - before).toBe(7); // 50 writes, 8 a transaction
-    expect(names(db)).toHaveLength(50);
+    // The callers of each batch heard before the next batch committed.
+    expect(commitsWhenAnswered).toEqual(Array.from({ length: 50 }, (_, i) => Math.floor(i / 8) + 1));
+    expect(names(db)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i}`));
+  });
+
+  it('commits a full batch at the end of its turn even when maxWaitMs would let it wait longer', async () => {
+    const db = open({ groupCommit: { maxWrites: 4, maxWaitMs: 1_000 } });
+    const before = walCommits(file);
+    const writes = Array.from({ length: 4 }, (_, i) => db.write(insert(db, `f${i}`)));
+    await new Promise(setImmediate);
+    expect(walCommits(file) - before).toBe(1);
+    await Promise.all(writes);
   });
 
   it('counts a write by the records it makes: batches hold at most maxWrites records, and a bigger write commits alone', async () => {
