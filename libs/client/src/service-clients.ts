@@ -1,4 +1,3 @@
-import { v7 as timeOrderedUuid } from 'uuid';
 import type { DescService } from '@bufbuild/protobuf';
 import {
   CheckpointStore,
@@ -11,6 +10,7 @@ import {
   type TypedClient,
   type TypedClientOptions,
 } from '@jobkeep/api';
+import { newRequestId } from './request-ids.js';
 import { retryServiceConfig } from './retry-policy.js';
 
 export type JobStoreClient = TypedClient<typeof JobStore>;
@@ -37,13 +37,8 @@ function clientWithRetries<S extends DescService>(
   });
 }
 
-/**
- * The caller's request id, or a new one: what makes a create safe to retry. New ones are
- * time-ordered (UUID version 7) because the server keys a table by them: ordered keys append to
- * its index where random ones dirtied a page of it per create (tools/bench/RESULTS.md,
- * "time-ordered ids").
- */
-const withRequestId = <R extends { requestId?: string }>(request: R): R => ({ ...request, requestId: request.requestId || timeOrderedUuid() });
+/** The caller's request id, or a new one (see newRequestId): what makes a create safe to retry. */
+const withRequestId = <R extends { requestId?: string }>(request: R): R => ({ ...request, requestId: request.requestId || newRequestId() });
 
 /**
  * A client of jobkeep.v1.JobStore at `target` (host:port). Every call has a deadline (10 s
