@@ -114,7 +114,7 @@ describe('server settings', () => {
 
   it('takes the durability and the bounds of group commit from flags, the environment and the config file', () => {
     for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
-    expect(parse()).toMatchObject({ durability: 'full', groupCommitMaxWrites: 16, groupCommitMaxWaitMs: 0 });
+    expect(parse()).toMatchObject({ durability: 'full', groupCommitMaxWrites: 256, groupCommitMaxWaitMs: 0 });
     expect(parse('--durability', 'power-loss-may-lose-writes', '--group-commit-max-writes', '32')).toMatchObject({
       durability: 'power-loss-may-lose-writes',
       groupCommitMaxWrites: 32,

@@ -4,8 +4,7 @@ export interface GroupCommitSettings {
    * The most writes one transaction takes. Within a transaction a write counts the records it
    * makes (a CreateBatch of 1,000 jobs as 1,000), and a write bigger than the bound commits
    * alone: big transactions cost more per record than small ones, and hold back the calls of the
-   * event loop while they run. On a node database it also sets how the replies flow: writes
-   * beyond the bound commit in the turns after (see WriteQueue).
+   * event loop while they run.
    */
   maxWrites: number;
   /**
@@ -16,21 +15,25 @@ export interface GroupCommitSettings {
   maxWaitMs: number;
 }
 
+/** Measured in tools/bench/RESULTS.md ("issue 9: group commit"). */
+export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 256, maxWaitMs: 0 };
+
 /**
- * Measured in tools/bench/RESULTS.md ("issue 9: group commit" for the wait, "one batch a turn"
- * for the 16): through gRPC, batches of 16 let the client read the replies of one batch while
- * the server writes the next.
+ * A queue of at most this many writes commits whole; a longer one commits half of what waits,
+ * and the rest in the turns after. Splitting a handful would save its client little and cost a
+ * second fsync.
  */
-export const GROUP_COMMIT_DEFAULTS: GroupCommitSettings = { maxWrites: 16, maxWaitMs: 0 };
+const SPLIT_ABOVE = 16;
 
 /**
  * Writes waiting to be committed together. The first one to arrive schedules the commit of the
- * batch, at the end of its turn (or after maxWaitMs). A batch holds at most maxWrites records;
- * the writes beyond it commit in the turns that follow, one batch a turn. Between two batches
- * the event loop sends the replies of the first: when 64 calls arrive together, the client
- * reads the answers to the first 16 while the server writes the next 16, instead of the two
- * processes taking turns to wait for each other. `commit` is synchronous and must settle every
- * write it is given, whatever happens.
+ * batch, at the end of its turn (or after maxWaitMs). A turn commits one batch: every waiting
+ * write when there are SPLIT_ABOVE or fewer, else the first half of them; never more than
+ * maxWrites records. The rest commit in the turns that follow, each halved again. Between two batches the event loop sends
+ * the replies of the first: when 64 calls arrive together, the client reads the answers to the
+ * first 32 while the server writes the next 16, instead of the two processes taking turns to
+ * wait for each other (tools/bench/RESULTS.md, "one batch a turn"). `commit` is synchronous
+ * and must settle every write it is given, whatever happens.
  */
 export class WriteQueue<W> {
   private pending: { write: W; records: number }[] = [];
@@ -54,13 +57,14 @@ export class WriteQueue<W> {
   /** Commits every pending write now, in batches of at most `maxWrites` records, in the order they came. */
   flush(): void {
     this.cancelScheduled();
-    while (this.pending.length > 0) this.commit(this.nextBatch());
+    while (this.pending.length > 0) this.commit(this.nextBatch(this.pending.length));
   }
 
   private commitOneBatch(): void {
     this.scheduled = undefined;
     this.scheduledForNextTurn = false;
-    this.commit(this.nextBatch());
+    const waiting = this.pending.length;
+    this.commit(this.nextBatch(waiting <= SPLIT_ABOVE ? waiting : Math.ceil(waiting / 2)));
     if (this.pending.length > 0) this.commitNextTurn();
   }
 
@@ -77,11 +81,11 @@ export class WriteQueue<W> {
     this.scheduledForNextTurn = false;
   }
 
-  /** The writes at the head of the queue that fit in one transaction: always at least one. */
-  private nextBatch(): W[] {
+  /** Up to `most` writes at the head of the queue that fit in one transaction: always at least one. */
+  private nextBatch(most: number): W[] {
     let count = 0;
     let records = 0;
-    while (count < this.pending.length && (count === 0 || records + this.pending[count]!.records <= this.settings.maxWrites)) {
+    while (count < most && (count === 0 || records + this.pending[count]!.records <= this.settings.maxWrites)) {
       records += this.pending[count]!.records;
       count++;
     }

@@ -59,18 +59,19 @@ describe('NodeDatabase writes', () => {
   });
 
   it('commits writes that arrive together in one transaction, in the order they came, each acknowledged once committed', async () => {
-    const db = open({ groupCommit: { maxWrites: 64, maxWaitMs: 0 } });
+    const db = open();
     const reader = new Database(file, { readonly: true });
     try {
       const before = walCommits(file);
+      // 16: the most a turn commits whole (a longer queue is split in halves, below).
       const visibleWhenAcknowledged = await Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
+        Array.from({ length: 16 }, (_, i) =>
           db.write(insert(db, `n${i}`)).then((id) => reader.prepare('SELECT name FROM items WHERE id = ?').get(id) !== undefined),
         ),
       );
       expect(walCommits(file) - before).toBe(1);
-      expect(visibleWhenAcknowledged).toEqual(Array(50).fill(true));
-      expect(names(db)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i}`));
+      expect(visibleWhenAcknowledged).toEqual(Array(16).fill(true));
+      expect(names(db)).toEqual(Array.from({ length: 16 }, (_, i) => `n${i}`));
 
       // One at a time, each write has a transaction of its own: nothing else was waiting.
       for (let i = 0; i < 5; i++) await db.write(insert(db, `alone${i}`));
@@ -78,6 +79,18 @@ describe('NodeDatabase writes', () => {
     } finally {
       reader.close();
     }
+  });
+
+  it('halves a queue longer than 16 each turn, answering each batch before the next commits', async () => {
+    const db = open();
+    const before = walCommits(file);
+    const commitsWhenAnswered: number[] = [];
+    const writes = Array.from({ length: 40 }, (_, i) => db.write(insert(db, `h${i}`)).then(() => commitsWhenAnswered.push(walCommits(file) - before)));
+    await Promise.all(writes);
+    // 40 waiting: 20 commit; 20 still waiting: 10; the last 10 whole.
+    expect(walCommits(file) - before).toBe(3);
+    expect(commitsWhenAnswered).toEqual([...Array(20).fill(1), ...Array(10).fill(2), ...Array(10).fill(3)]);
+    expect(names(db)).toEqual(Array.from({ length: 40 }, (_, i) => `h${i}`));
   });
 
   it('commits at most maxWrites writes a turn and the rest in the turns after, each batch answered before the next commits', async () => {
