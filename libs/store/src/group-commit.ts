@@ -29,15 +29,16 @@ const SPLIT_ABOVE = 16;
  * Writes waiting to be committed together. The first one to arrive schedules the commit of the
  * batch, at the end of its turn (or after maxWaitMs). A turn commits one batch: every waiting
  * write when there are SPLIT_ABOVE or fewer, else the first half of them; never more than
- * maxWrites records. The rest commit in the turns that follow, each halved again. Between two batches the event loop sends
- * the replies of the first: when 64 calls arrive together, the client reads the answers to the
- * first 32 while the server writes the next 16, instead of the two processes taking turns to
- * wait for each other (tools/bench/RESULTS.md, "one batch a turn"). `commit` is synchronous
- * and must settle every write it is given, whatever happens.
+ * maxWrites records. The rest commit in the turns that follow, each halved again. Between two
+ * batches the event loop sends the replies of the first: when 64 calls arrive together, the
+ * client reads the answers to the first 32 while the server writes the next 16, instead of the
+ * two processes taking turns to wait for each other (tools/bench/RESULTS.md, "one batch a
+ * turn"). `commit` is synchronous and must settle every write it is given, whatever happens.
  */
 export class WriteQueue<W> {
   private pending: { write: W; records: number }[] = [];
   private scheduled: ScheduledCommit | undefined;
+  /** `scheduled` is the next turn's commit (not a maxWaitMs timer, which a full batch cuts short). */
   private scheduledForNextTurn = false;
 
   constructor(
