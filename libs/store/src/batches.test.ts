@@ -91,6 +91,42 @@ describe('batches', () => {
       expectConsistent(storage);
     });
 
+    it('writes long runs of plain jobs between named ones in input order: ids, revisions, history, rows and counts', async () => {
+      const { storage } = openClocked();
+      const plain = (n: number) => ({ state: 'QUEUED' as const, labels: { n: String(n), ...(n % 2 === 0 ? { even: 'yes' } : {}) }, spec: { n } });
+      const jobs: CreateBatchInput['jobs'] = [
+        ...Array.from({ length: 70 }, (_, n) => plain(n)),
+        { name: 'named', state: 'PENDING' },
+        ...Array.from({ length: 100 }, (_, n) => plain(70 + n)),
+        { dedupeKey: 'once', state: 'QUEUED' },
+        { dedupeKey: 'once', state: 'QUEUED' },
+        plain(170),
+      ];
+      const created = await storage.batches.createBatch(NODE, { id: 'mixed', jobs, onDuplicate: 'returnExisting' });
+
+      // The second job with the live dedupe key gets the first one's id.
+      expect(created.jobIds[172]).toBe(created.jobIds[171]);
+      const distinct = [...new Set(created.jobIds)];
+      expect(distinct).toHaveLength(173);
+      const stored = await Promise.all(distinct.map((id) => getJob(storage, id)));
+      const specs = stored.map((job) => (job.spec as { n?: number }).n);
+      expect(specs).toEqual([...Array.from({ length: 70 }, (_, n) => n), undefined, ...Array.from({ length: 100 }, (_, n) => 70 + n), undefined, 170]);
+      expect(stored[5]!.labels).toEqual({ n: '5' });
+      expect(stored[6]!.labels).toEqual({ n: '6', even: 'yes' });
+      expect(stored[70]!.name).toBe('named');
+      // Revisions rise in input order, one JOB_CREATED event each, and each job was written with its own.
+      const revisions = stored.map((job) => job.revision);
+      expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+      expect(new Set(revisions).size).toBe(173);
+      const creations = (await allHistory(storage)).filter((event) => event.type === 'JOB_CREATED');
+      expect(creations.map((event) => [event.jobId, event.revision])).toEqual(stored.map((job) => [job.id, job.revision]));
+      expect(created.revision).toBe(revisions.at(-1));
+      const evens = await storage.jobStore.listJobs(NODE, { labelSelector: { even: 'yes' }, pageSize: 1000 });
+      expect(evens.items).toHaveLength(86);
+      expect((await storage.batches.getBatch(NODE, 'mixed')).counts).toEqual({ QUEUED: 172, PENDING: 1 });
+      expectConsistent(storage);
+    });
+
     it('gives a batch without an id one of its own, in the default namespace', async () => {
       const { storage } = openClocked();
       const { batch } = await storage.batches.createBatch(NODE, { jobs: jobsOf(2) });

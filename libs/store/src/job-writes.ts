@@ -5,6 +5,7 @@ import { EXECUTION_COLUMNS, executionFromRow, type ExecutionRow } from './job-ro
 import { jobMovedTo, jobNotFound, selectJob } from './job-reads.js';
 import type { CreateExecutionInput, CreatedJob, JobChanges, OnDuplicate, UpdateExecutionInput, UpdateJobStateInput } from './job-store.js';
 import { appendJobEventInTx } from './job-events.js';
+import { insertNewJobsInTx, writeLabelsInTx } from './job-inserts.js';
 import { admitToBatchInTx, completeBatchIfDoneInTx } from './batch-writes.js';
 import { checkClaimInTx } from './claim-check.js';
 import type { CoordinationDatabase } from './coordination-database.js';
@@ -95,9 +96,8 @@ export function createJobInTx(db: NodeDatabase, job: NewJob, onDuplicate: OnDupl
 /**
  * Inserts one job, unless its request_id already made one or its dedupe key is live (and the
  * caller asked for the live job back). Returns the id, and the job as a read would return it
- * when it was made here; a bulk create reads back none of them. `batchAdmitted`: the job's
- * batch was checked (or made) by the caller in this transaction, as a CreateBatch does once
- * for all its jobs.
+ * when it was made here. `batchAdmitted`: the job's batch was checked (or made) by the caller
+ * in this transaction, as a CreateBatch does once for all its jobs.
  */
 export function insertJobInTx(
   db: NodeDatabase,
@@ -137,25 +137,7 @@ export function insertJobInTx(
   checkNameFreeInTx(db, job.namespace, job.name, id);
   if (job.batchId !== '' && !batchAdmitted) admitToBatchInTx(db, job.batchId, job.namespace, now);
 
-  const revision = appendJobEventInTx(db, {
-    jobId: id,
-    executionId: '',
-    type: 'JOB_CREATED',
-    previousState: '',
-    newState: job.state,
-    message: job.stateMessage,
-    time: now,
-  });
-  const policy = job.retryPolicy;
-  db.statement(
-    `INSERT INTO jobs (id, namespace, name, type, priority, queue, batch_id, state, state_message, retry_count, revision,
-       version, create_time, modify_time, create_revision, dedupe_key, max_retries, backoff_ms, max_backoff_ms, held_from)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(id, job.namespace, job.name || null, job.type, job.priority, job.queue, job.batchId, job.state, job.stateMessage,
-    revision, now, now, revision, job.dedupeKey || null, policy.maxRetries, policy.backoffMs, policy.maxBackoffMs,
-    job.state === 'HELD' ? 'QUEUED' : null);
-  db.statement('INSERT INTO job_specs (job_id, spec, labels) VALUES (?, ?, ?)').run(id, job.specJson, JSON.stringify(job.labels));
-  insertLabelsInTx(db, id, job.labels);
+  const [revision] = insertNewJobsInTx(db, [{ id, job }], now) as [number];
   recordRequestInTx(db, job.requestId, 'job', id, now);
   return { id, existing: false, inserted: newJobAsStored(id, job, revision, now) };
 }
@@ -194,16 +176,6 @@ export const LIVE_DEDUPE_KEY_SQL = `SELECT id, state FROM jobs WHERE namespace =
 function liveJobWithDedupeKeyInTx(db: NodeDatabase, namespace: string, key: string): { id: string; state: string } | undefined {
   if (key === '') return undefined;
   return db.statement(LIVE_DEDUPE_KEY_SQL).get(namespace, key) as { id: string; state: string } | undefined;
-}
-
-function writeLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {
-  db.statement('DELETE FROM job_labels WHERE job_id = ?').run(jobId);
-  insertLabelsInTx(db, jobId, labels);
-}
-
-function insertLabelsInTx(db: NodeDatabase, jobId: string, labels: Record<string, string>): void {
-  const insert = db.statement('INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)');
-  for (const [key, value] of Object.entries(labels)) insert.run(jobId, key, value);
 }
 
 function refuseTerminalChangeInTx(job: Job): void {

@@ -9,7 +9,8 @@ import { checkIdentifier, checkNodeId, checkOptionalIdentifier } from './identif
 import type { Batch } from './job-model.js';
 import type { Page } from './job-store.js';
 import { checkLabels, checkNamespace, checkNewJob, checkOneOf, checkRequestId } from './job-validation.js';
-import { findRequestInTx, insertJobInTx, recordRequestInTx } from './job-writes.js';
+import { findRequestInTx, recordRequestInTx } from './job-writes.js';
+import { insertBatchJobsInTx } from './batch-job-inserts.js';
 import { checkLockGuard } from './lock-guard-check.js';
 import { NodeDatabases } from './node-databases.js';
 import { checkPageSize } from './page-token.js';
@@ -65,7 +66,7 @@ export class SqliteBatches implements BatchStore {
         return { batch: selectBatchInTx(db, earlier.recordId), ...first };
       }
       const id = insertBatchInTx(db, batch, now);
-      const jobIds = jobs.map((job) => insertJobInTx(db, { ...job, batchId: id }, onDuplicate, now, true).id);
+      const jobIds = insertBatchJobsInTx(db, jobs.map((job) => ({ ...job, batchId: id })), onDuplicate, now);
       // A batch whose every job was a live duplicate has no job of its own to wait for.
       completeBatchIfDoneInTx(db, id, '', now);
       const revision = selectHistoryHead(db, 'requester');
