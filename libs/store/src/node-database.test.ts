@@ -170,6 +170,65 @@ describe('NodeDatabase writes', () => {
     expect(walCommits(file) - before).toBe(1);
   });
 
+  it('runs every write once, with no savepoint of its own, when no write fails after changing rows', async () => {
+    const statements: string[] = [];
+    const db = new NodeDatabase(openSqlite(file, true, { onStatement: (sql) => statements.push(sql) }), file);
+    opened.push(db);
+    db.db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)');
+    const runs = { first: 0, second: 0, third: 0 };
+    const outcomes = await Promise.allSettled([
+      db.write(() => (runs.first++, insert(db, 'a')())),
+      db.write(() => {
+        runs.second++;
+        throw new Error('refused before writing');
+      }),
+      // A failing statement is undone by SQLite itself: the write changed nothing.
+      db.write(() => (runs.third++, insert(db, 'a')())),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(outcomes[2]).toMatchObject({ reason: { code: 'SQLITE_CONSTRAINT_UNIQUE' } });
+    expect(runs).toEqual({ first: 1, second: 1, third: 1 });
+    expect(names(db)).toEqual(['a']);
+    const savepoints = () => statements.filter((sql) => /^(SAVEPOINT|ROLLBACK)/i.test(sql));
+    expect(savepoints()).toEqual([]);
+    // As against a batch that needs one (below).
+    await Promise.allSettled([db.write(insert(db, 'b')), db.write(() => [insert(db, 'c')(), insert(db, 'a')()])]);
+    expect(savepoints().length).toBeGreaterThan(0);
+  });
+
+  it('runs the batch again, each write in a savepoint, when one fails after changing rows; alone, it fails with its own error', async () => {
+    const db = open();
+    const before = walCommits(file);
+    const runs = { first: 0, second: 0, third: 0 };
+    const outcomes = await Promise.allSettled([
+      db.write(() => (runs.first++, insert(db, 'a')())),
+      db.write(() => {
+        runs.second++;
+        insert(db, 'b')();
+        return insert(db, 'a')();
+      }),
+      db.write(() => (runs.third++, insert(db, 'c')())),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // The first run stopped at the failure and was rolled back; the second ran every write.
+    expect(runs).toEqual({ first: 2, second: 2, third: 1 });
+    expect(names(db)).toEqual(['a', 'c']);
+    expect(walCommits(file) - before).toBe(1);
+
+    let aloneRuns = 0;
+    const alone = db.write(() => {
+      aloneRuns++;
+      insert(db, 'd')();
+      return insert(db, 'c')();
+    });
+    await expect(alone).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(aloneRuns).toBe(1);
+    expect(names(db)).toEqual(['a', 'c']);
+    expect(walCommits(file) - before).toBe(1);
+    await db.write(insert(db, 'after'));
+    expect(names(db)).toEqual(['a', 'c', 'after']);
+  });
+
   it('acknowledges nothing before its commit: when COMMIT fails, every write of the batch fails and none is kept', async () => {
     const db = open();
     const before = walCommits(file);

@@ -31,11 +31,26 @@ interface PendingWrite {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** One write's outcome in a batch's transaction, and whether it changed rows. */
+interface Attempt {
+  outcome: Outcome;
+  changed: boolean;
+}
+
+/** The outcomes of a batch's writes, in order, once their transaction has committed. */
+interface BatchRun {
+  outcomes: Outcome[];
+  changed: boolean;
+}
+
+/** Thrown out of a batch's transaction to roll it back, when a write failed after changing rows. */
+class UndoNeeded extends Error {}
+
 /**
  * One open SQLite file and the only way to change it. Writes are group-committed: the writes
  * that arrive while the event loop runs one turn (or up to the batch's bounds) share one
- * transaction and one fsync, each in a savepoint of its own so that a write that fails is undone
- * alone. Reads go through `read` and see one consistent snapshot of what is committed.
+ * transaction and one fsync, and a write that fails is undone alone (see runBatch). Reads go
+ * through `read` and see one consistent snapshot of what is committed.
  */
 export class NodeDatabase extends SqliteHandle {
   readonly admitNewRecords: () => void;
@@ -62,6 +77,8 @@ export class NodeDatabase extends SqliteHandle {
    * with its result once that transaction has committed (durably, as the connection's
    * durability says), rejects with its own error, or with the batch's if the commit fails.
    * `records`: how many records the write makes, which bounds the batches (group-commit.ts).
+   * `work` may run twice, the first run rolled back (see runBatch): it must change nothing but
+   * this database, and return what it did rather than record it elsewhere.
    */
   write<T>(work: () => T, records = 1): Promise<T> {
     // A caller that kept a handle the pool has since closed: a retry gets the file reopened.
@@ -102,21 +119,16 @@ export class NodeDatabase extends SqliteHandle {
    * SQLite has rolled everything back), every write of the batch fails with it.
    */
   private commitBatch(batch: PendingWrite[]): void {
-    let outcomes: Outcome[];
-    let changed = false;
+    let run: BatchRun;
     const started = process.hrtime.bigint();
     try {
-      outcomes = refusalsRaisedBySql(this.file, () =>
-        this.inTransaction.immediate(() => {
-          const batchOutcomes = batch.map((write) => {
-            const outcome = this.attempt(write.work);
-            changed ||= outcome.changed;
-            return outcome.outcome;
-          });
-          this.beforeCommit();
-          return batchOutcomes;
-        }),
-      ) as Outcome[];
+      try {
+        run = this.runBatch(batch, false);
+      } catch (error) {
+        if (!(error instanceof UndoNeeded)) throw error;
+        // A write failed after changing rows: only a savepoint of its own can undo it alone.
+        run = this.runBatch(batch, true);
+      }
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
@@ -124,11 +136,11 @@ export class NodeDatabase extends SqliteHandle {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     // Committed: every caller hears first, so that an observer that throws can strand nobody.
     batch.forEach((write, i) => {
-      const outcome = outcomes[i]!;
+      const outcome = run.outcomes[i]!;
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
-    if (changed) this.onCommit();
+    if (run.changed) this.onCommit();
     try {
       this.onBatchCommitted(batch.length, seconds);
     } catch {
@@ -136,8 +148,48 @@ export class NodeDatabase extends SqliteHandle {
     }
   }
 
+  /**
+   * Runs the batch's writes in one transaction and commits it. Without `savepoints`, the writes
+   * run bare, since a savepoint per write costs every statement that fires triggers a second
+   * journal of the pages it touches (the jobs table's count and drain triggers: about a quarter
+   * of a create's CPU, tools/bench/RESULTS.md). Most failures change nothing (a check refuses
+   * the write before it writes), so nothing needs undoing; a write that fails after changing
+   * rows throws UndoNeeded, and the batch runs again with `savepoints`, each write in its own.
+   */
+  private runBatch(batch: PendingWrite[], savepoints: boolean): BatchRun {
+    return refusalsRaisedBySql(this.file, () =>
+      this.inTransaction.immediate(() => {
+        let changed = false;
+        const outcomes = batch.map((write) => {
+          const attempt = savepoints ? this.attemptInSavepoint(write.work) : this.attempt(write.work, batch.length === 1);
+          changed ||= attempt.changed;
+          return attempt.outcome;
+        });
+        this.beforeCommit();
+        return { outcomes, changed };
+      }),
+    ) as BatchRun;
+  }
+
+  /**
+   * One write of a batch, run bare. A failure that changed no row leaves the transaction as it
+   * found it (SQLite undoes a failed statement itself). One that did fails the transaction: alone
+   * in its batch with its own error, otherwise with UndoNeeded.
+   */
+  private attempt(work: () => unknown, alone: boolean): Attempt {
+    const changesBefore = this.totalChanges();
+    try {
+      const value = refusalsRaisedBySql(this.file, work);
+      return { outcome: { ok: true, value }, changed: this.totalChanges() !== changesBefore };
+    } catch (error) {
+      if (!this.db.inTransaction || alone) throw error;
+      if (this.totalChanges() !== changesBefore) throw new UndoNeeded();
+      return { outcome: { ok: false, error }, changed: false };
+    }
+  }
+
   /** One write of a batch, in a savepoint (the nested transaction): if it throws, only it is undone. */
-  private attempt(work: () => unknown): { outcome: Outcome; changed: boolean } {
+  private attemptInSavepoint(work: () => unknown): Attempt {
     const changesBefore = this.totalChanges();
     try {
       const value = refusalsRaisedBySql(this.file, () => this.inTransaction.immediate(work));

@@ -70,12 +70,11 @@ export async function applyRetention(
     for (;;) {
       // Asked for again each batch: between batches the pool may have closed the handle.
       const db = database();
-      const handled = await db.write(() => {
-        if (rule.action === 'fail') return failStaleInTx(db, kind, state, rule, cutoff, now);
-        const deleted = deleteOldInTx(db, kind, state, cutoff);
-        lastDeletedRevision = Math.max(lastDeletedRevision, deleted.lastRevision);
-        return deleted.count;
-      });
+      // Recorded once committed: a write may run twice (NodeDatabase.write).
+      const { count: handled, lastRevision } = await db.write(() =>
+        rule.action === 'fail' ? { count: failStaleInTx(db, kind, state, rule, cutoff, now), lastRevision: 0 } : deleteOldInTx(db, kind, state, cutoff),
+      );
+      lastDeletedRevision = Math.max(lastDeletedRevision, lastRevision);
       if (handled > 0) {
         const tally = rule.action === 'fail' ? report.failed : report.deleted;
         tally[state] = (tally[state] ?? 0) + handled;
