@@ -150,11 +150,11 @@ export class NodeDatabase extends SqliteHandle {
 
   /**
    * Runs the batch's writes in one transaction and commits it. Without `savepoints`, the writes
-   * run bare, since a savepoint per write costs every statement that fires triggers a second
-   * journal of the pages it touches (the jobs table's count and drain triggers: about a quarter
-   * of a create's CPU, tools/bench/RESULTS.md). Most failures change nothing (a check refuses
-   * the write before it writes), so nothing needs undoing; a write that fails after changing
-   * rows throws UndoNeeded, and the batch runs again with `savepoints`, each write in its own.
+   * run bare: with a savepoint open, a statement that fires triggers (the jobs table's count and
+   * drain triggers) costs about twice as much, and a create at 64 in flight 10-15% more CPU
+   * (tools/bench/RESULTS.md). Most failures change nothing (a check refuses the write before it
+   * writes), so nothing needs undoing; a write that fails after changing rows throws
+   * UndoNeeded, and the batch runs again with `savepoints`, each write in its own.
    */
   private runBatch(batch: PendingWrite[], savepoints: boolean): BatchRun {
     return refusalsRaisedBySql(this.file, () =>

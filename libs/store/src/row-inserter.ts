@@ -3,7 +3,7 @@ import type { SqliteHandle } from './sqlite-handle.js';
 /**
  * Rows per INSERT statement. A statement per row costs a bulk create most of its time: an
  * INSERT into `jobs` fires the count triggers, so SQLite keeps a statement journal of every page
- * the statement touches (a page of each of the table's 16 b-trees) in case it must undo it, and
+ * the statement touches (one in each of the 11 b-trees a new job enters) to undo it alone, and
  * one statement for 64 rows pays for that once. tools/bench/RESULTS.md has the measurements.
  */
 export const ROWS_PER_STATEMENT = 64;
