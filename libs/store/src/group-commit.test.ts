@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { checkNodeDatabase } from './consistency-check.js';
 import type { Lease } from './lease-store.js';
 import { useTempStorage } from './test-support/temp-storage.js';
 import { walCommits } from './test-support/wal-commits.js';
@@ -28,6 +29,40 @@ describe('group commit through the stores', () => {
     const history = await storage.jobStore.getJobHistory(NODE, { pageSize: 100 });
     expect(history.items.map((event) => event.revision)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
     expect((await storage.jobStore.listJobs(NODE, { pageSize: 100 })).items).toHaveLength(64);
+  });
+
+  it('undoes alone a write refused after it changed rows (a change to a job a drain is moving), in one transaction with the others', async () => {
+    const storage = temp.open();
+    const [frozen, other] = await Promise.all([storage.jobStore.createJob(NODE, { state: 'QUEUED' }), storage.jobStore.createJob(NODE, { state: 'QUEUED' })]);
+    const file = storage.locations.nodeDatabasePath('requester', NODE);
+    // As a drain leaves a job it is copying: any change to it is refused by the schema's trigger,
+    // after the change's history row was written.
+    const raw = new Database(file);
+    raw.prepare(`INSERT INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'out', 'node-2', '', 0, 0)`).run(frozen.job.id);
+    raw.close();
+    const before = walCommits(file);
+    const historyBefore = (await storage.jobStore.getJobHistory(NODE, {})).items;
+
+    const outcomes = await Promise.allSettled([
+      storage.jobStore.createJob(NODE, { name: 'before' }),
+      storage.jobStore.updateJobState(NODE, { jobId: frozen.job.id, newState: 'CANCELLED' }),
+      storage.jobStore.updateJobState(NODE, { jobId: other.job.id, newState: 'CANCELLED' }),
+      storage.jobStore.createJob(NODE, { name: 'after' }),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(outcomes[1]).toMatchObject({ reason: { code: 'UNAVAILABLE', message: expect.stringMatching(/a drain is moving this job/) } });
+    expect(walCommits(file) - before).toBe(1);
+    expect((await storage.jobStore.getJob(NODE, { id: frozen.job.id })).state).toBe('QUEUED');
+    expect((await storage.jobStore.getJob(NODE, { id: other.job.id })).state).toBe('CANCELLED');
+    // Three new history rows, none of them the refused change's, and no revision skipped.
+    const added = (await storage.jobStore.getJobHistory(NODE, {})).items.slice(historyBefore.length);
+    expect(added.map((event) => [event.type, event.jobId === frozen.job.id])).toEqual([
+      ['JOB_CREATED', false],
+      ['JOB_STATE_CHANGED', false],
+      ['JOB_CREATED', false],
+    ]);
+    expect(added.map((event) => event.revision)).toEqual([3, 4, 5]);
+    expect(checkNodeDatabase('requester', file)).toEqual([]);
   });
 
   it('counts a CreateBatch by its jobs: batches of many jobs each commit alone, while small creates still share', async () => {
