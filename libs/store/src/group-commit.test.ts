@@ -97,6 +97,26 @@ describe('group commit through the stores', () => {
     expect(await reopened.jobStore.getJob('node-b', { name: 'd' })).toEqual(job);
   });
 
+  it('decides 64 lock calls that arrive together 16 at a time, each 16 committed and answered before the next are decided', async () => {
+    const commits: number[] = [];
+    const storage = temp.open({ onBatchCommitted: ({ kind, writes }) => kind === 'coordination' && commits.push(writes) });
+    const leases = await Promise.all(Array.from({ length: 64 }, () => storage.leaseStore.grant(60)));
+    commits.length = 0;
+    const answered: number[] = [];
+    const acquired = await Promise.all(
+      leases.map((lease, i) =>
+        storage.lockStore.acquire({ name: `/spread/${i}`, leaseId: lease.id }).then((lock) => {
+          answered.push(commits.length);
+          return lock;
+        }),
+      ),
+    );
+    expect(commits).toEqual([16, 16, 16, 16]);
+    // The calls of the first commit were answered before the second commit, and so on.
+    expect(answered).toEqual(Array.from({ length: 64 }, (_, i) => Math.floor(i / 16) + 1));
+    expect(new Set(acquired.map((lock) => lock.fencingToken)).size).toBe(64);
+  });
+
   it('commits the lease and lock calls of one turn in one coordination.db transaction, a release with the grant to its next waiter', async () => {
     const storage = temp.open();
     const file = storage.locations.coordinationPath;

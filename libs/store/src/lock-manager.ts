@@ -8,6 +8,13 @@ import { forceReleaseInTx, listLocksInTx, lockFromRow, releaseInTx, selectLockIn
 import { requireLiveLeaseInTx } from './lease-writes.js';
 import { checkPageSize, decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
 import type { StoreLimits } from './store-limits.js';
+import { TurnAdmission } from './turn-admission.js';
+
+/**
+ * Acquire and Release calls decided in one turn of the event loop at most; the rest wait for
+ * the turns after (TurnAdmission). As many as the node databases commit whole in one turn.
+ */
+const LOCK_CALLS_PER_TURN = 16;
 
 /** One Acquire call waiting in a lock's line. */
 interface Waiter {
@@ -32,6 +39,7 @@ export class LockManager implements LockStore, LeaseEndListener {
   private readonly lines = new Map<string, Waiter[]>();
   /** Locks under a lock delay that have waiters: served when the delay passes. */
   private readonly delayTimers = new Map<string, NodeJS.Timeout>();
+  private readonly turns = new TurnAdmission(LOCK_CALLS_PER_TURN);
   private closed = false;
 
   constructor(
@@ -45,6 +53,7 @@ export class LockManager implements LockStore, LeaseEndListener {
     const leaseId = checkLeaseId(input.leaseId);
     const lockDelayMs = checkMilliseconds('lock_delay_ms', input.lockDelayMs, LOCK_LIMITS.maxLockDelayMs);
     const waitTimeoutMs = checkMilliseconds('wait_timeout_ms', input.waitTimeoutMs, LOCK_LIMITS.maxWaitTimeoutMs);
+    await this.turns.admit();
     if (this.closed) throw unavailable('the lock manager is closed: the server is shutting down');
     input.signal?.throwIfAborted();
     const line = this.lines.get(name) ?? [];
@@ -77,6 +86,7 @@ export class LockManager implements LockStore, LeaseEndListener {
   async release(name: string, leaseId: number, fencingToken: number): Promise<void> {
     checkLockName(name);
     checkLeaseId(leaseId);
+    await this.turns.admit();
     // The next waiter is served in the same turn, so its grant shares the release's commit.
     await this.db.write(() => releaseInTx(this.db, name, leaseId, fencingToken), () => this.serve(name));
   }
