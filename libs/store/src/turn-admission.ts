@@ -2,13 +2,15 @@ const ADMITTED: Promise<void> = Promise.resolve();
 
 /**
  * Spreads calls over turns of the event loop: at most `perTurn` go on in one turn, the next ones
- * two turns later (see scheduleTurnEnd), first come first served. For coordination.db's lock calls, which it
- * decides the moment they go on and answers once the turn's decisions have committed: when 64
- * calls arrive in one socket read, deciding them all in that turn sends every answer after one
- * COMMIT, and the client then reads 64 answers while the server waits for it. Spread over
- * turns, the client reads the first answers while the server decides the next calls
- * (tools/bench/RESULTS.md, "lock calls over several turns"). Hand-written: it is a counter and a
- * FIFO list tied to setImmediate, which no scheduling library offers as such.
+ * two turns later (see scheduleTurnEnd), first come first served.
+ *
+ * For coordination.db's lock calls, which it decides the moment they go on and answers once the
+ * turn's decisions have committed: when 64 calls arrive in one socket read, deciding them all in
+ * that turn sends every answer after one COMMIT, and the client then reads 64 answers while the
+ * server waits for it. Spread over turns, the client reads the first answers while the server
+ * decides the next calls (tools/bench/RESULTS.md, "lock calls over several turns").
+ * Hand-written: it is a counter and a FIFO list tied to setImmediate, which no scheduling library
+ * offers as such.
  */
 export class TurnAdmission {
   private admittedThisTurn = 0;
