@@ -1,7 +1,9 @@
+import { Etcd3 } from 'etcd3';
 import { createJobStoreClient } from '@jobkeep/client';
 import { describeMachine, machineLine, writeResults, type Machine } from './bench-report.js';
 import { etcdCases } from './etcd-cases.js';
 import { createEtcdClient } from './etcd-client.js';
+import { etcdNpmLockCases } from './etcd-npm-lock-cases.js';
 import { withEtcd } from './etcd-process.js';
 import { echoCase, jobkeepCases, jobkeepClients } from './jobkeep-cases.js';
 import type { LoadCase } from './load-case.js';
@@ -41,16 +43,18 @@ export async function peerBench(): Promise<PeerBenchReport> {
       const clients = jobkeepClients(jobkeep.address);
       const echoClient = createJobStoreClient(echo.address);
       const etcdClient = etcdProcess === undefined ? undefined : createEtcdClient(etcdProcess.address);
+      const etcdNpmClient = etcdProcess === undefined ? undefined : new Etcd3({ hosts: `http://${etcdProcess.address}` });
       try {
         const cases: LoadCase[] = [
           echoCase(echo, echoClient),
           ...jobkeepCases(jobkeep, clients),
           watchFanOutCase(jobkeep, clients.jobs),
           ...(etcdProcess === undefined ? [] : etcdCases(etcdProcess, etcdClient!)),
+          ...(etcdProcess === undefined ? [] : etcdNpmLockCases(etcdProcess, etcdNpmClient!)),
         ].filter((loadCase) => ONLY === undefined || ONLY.includes(loadCase.operation));
         return { results: await runCases(cases), etcd: etcdProcess?.version };
       } finally {
-        for (const client of [echoClient, clients.jobs, clients.leases, clients.locks, etcdClient]) client?.close();
+        for (const client of [echoClient, clients.jobs, clients.leases, clients.locks, etcdClient, etcdNpmClient]) client?.close();
       }
     }),
     SERVER_FLAGS,

@@ -46,22 +46,31 @@ export function checkTargets(results: PeerResult[]): TargetCheck[] {
       met: cpuRatio === undefined ? undefined : cpuRatio <= 1,
     },
     atLeast('CreateBatch jobs/s, durable (best in-flight count)', Number.isFinite(bestBatch) ? bestBatch : undefined, 50_000, '≥ 50,000'),
-    atLeast(
-      'contended lock+release ops/s ÷ etcd contended, 64 waiters',
-      ratio(find('jobkeep', 'lock contended', 64)?.opsPerSecond, find('etcd', 'lock contended', 64)?.opsPerSecond),
-      10,
-      '≥ 10',
-    ),
   ];
-  for (const concurrency of [1, 16, 64]) {
+  // Two references for "etcd's lock" (see etcd-npm-lock-cases.ts): etcd's Lock service, which
+  // waits in line inside etcd, and the etcd3 npm client's Lock, which the issue measured.
+  for (const [peer, prefix] of [
+    ['etcd Lock service', ''],
+    ['etcd3 npm client Lock', 'npm '],
+  ] as const) {
     checks.push(
       atLeast(
-        `uncontended lock+release ops/s ÷ etcd, distinct names, ${concurrency} in flight`,
-        ratio(find('jobkeep', 'lock distinct', concurrency)?.opsPerSecond, find('etcd', 'lock distinct', concurrency)?.opsPerSecond),
-        3,
-        '≥ 3',
+        `contended lock+release ops/s ÷ ${peer}, 64 waiters`,
+        ratio(find('jobkeep', 'lock contended', 64)?.opsPerSecond, find('etcd', `${prefix}lock contended`, 64)?.opsPerSecond),
+        10,
+        '≥ 10',
       ),
     );
+    for (const concurrency of [1, 16, 64]) {
+      checks.push(
+        atLeast(
+          `uncontended lock+release ops/s ÷ ${peer}, distinct names, ${concurrency} in flight`,
+          ratio(find('jobkeep', 'lock distinct', concurrency)?.opsPerSecond, find('etcd', `${prefix}lock distinct`, concurrency)?.opsPerSecond),
+          3,
+          '≥ 3',
+        ),
+      );
+    }
   }
   return checks;
 }
