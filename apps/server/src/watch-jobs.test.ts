@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { JobEventType, JobState } from '@jobkeep/api';
@@ -6,6 +7,8 @@ import { useTestServers } from './test-support/test-server.js';
 import { drain, events, eventsUntilProgress, historyFrom, next, revisions, writeHistory } from './test-support/watch-helpers.js';
 
 const NODE = 'requester-1';
+/** More watches than Node's default of ten listeners per event. */
+const WATCHES = 12;
 
 describe('jobkeep.v1.JobStore/WatchJobs', () => {
   const servers = useTestServers();
@@ -116,6 +119,32 @@ describe('jobkeep.v1.JobStore/WatchJobs', () => {
       expect((await next(stream)).kind).toEqual({ case: 'progress', value: expect.objectContaining({ revision: BigInt(head) }) });
       expect(await events(stream, head - from + 1)).toEqual(history.slice(from - 1));
       await stream.return?.();
+    }
+  });
+
+  it('keeps many watches waiting at once without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const { client } = await servers.start();
+      const head = await writeHistory(client, NODE, 1);
+      const stop = new AbortController();
+      setMaxListeners(WATCHES, stop.signal);
+      const streams = Array.from({ length: WATCHES }, () => client.watchJobs({ nodeId: NODE, fromRevision: 1n }, { signal: stop.signal })[Symbol.asyncIterator]());
+      for (const stream of streams) {
+        await next(stream);
+        expect(revisions(await eventsUntilProgress(stream, head))).toHaveLength(head);
+      }
+      // Each is now waiting for a commit; a write reaches all of them.
+      await client.createJob({ nodeId: NODE, job: { state: JobState.QUEUED } });
+      for (const stream of streams) expect(revisions(await events(stream, 1))).toEqual([head + 1]);
+      stop.abort();
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
     }
   });
 

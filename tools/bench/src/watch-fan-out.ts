@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobEventType } from '@jobkeep/api';
 import { createJobStoreClient, type JobStoreClient } from '@jobkeep/client';
@@ -31,6 +32,8 @@ async function followWithWatchers(address: string, writer: JobStoreClient, nodeI
   await writer.createJob({ nodeId, job: benchJob(0) });
   const deliveries = new Deliveries();
   const stop = new AbortController();
+  // Every watcher's stream listens to this one signal; more than ten would print a leak warning.
+  setMaxListeners(WATCHERS, stop.signal);
   const watchers = Array.from({ length: WATCHERS }, () => createJobStoreClient(address));
   const streams = watchers.map(async (watcher) => {
     try {
