@@ -103,7 +103,8 @@ export function selectJobHistory(db: NodeDatabase, query: HistoryQuery): Page<Jo
     params.push(query.jobId);
   }
   if (query.executionId !== '') {
-    conditions.push('execution_id = ?');
+    // The second term lets SQLite use the partial index job_history_by_execution.
+    conditions.push("execution_id = ? AND execution_id <> ''");
     params.push(query.executionId);
   }
   const rows = db

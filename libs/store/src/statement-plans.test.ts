@@ -41,6 +41,28 @@ describe('the plans of the statements a workload runs', () => {
     );
     expect(scans).toEqual([]);
   });
+
+  // A scan in page order passes the test above; these filters must not fall back to one.
+  it("find a batch's jobs and an execution's history through their partial indexes", async () => {
+    const seen = new Set<string>();
+    let recording = false;
+    const storage = temp.open({ onStatement: (sql) => recording && seen.add(sql) });
+    const jobs = storage.jobStore;
+    const { batch } = await storage.batches.createBatch('req-1', { jobs: [{ state: 'PENDING' }] });
+    const { job } = await jobs.createJob('req-1', { state: 'PENDING' });
+    const execution = await jobs.createExecution('req-1', { jobId: job.id, computeNodeId: 'cmp-1' });
+    recording = true;
+    await jobs.listJobs('req-1', { batchId: batch.id, pageSize: 5 });
+    await jobs.getJobHistory('req-1', { executionId: execution.id, pageSize: 5 });
+    recording = false;
+    const file = storage.locations.nodeDatabasePath('requester', 'req-1');
+    storage.close();
+
+    const steps = explainAll([...seen].filter(mayScan), [file]).flatMap(({ plan }) => plan);
+    expect(steps).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^SEARCH j USING INDEX jobs_by_batch_create /), expect.stringMatching(/^SEARCH job_history USING INDEX job_history_by_execution /)]),
+    );
+  });
 });
 
 /** The calls of the service, on a requester node, a compute node and coordination.db. */
@@ -111,6 +133,8 @@ async function runWorkload(storage: Storage): Promise<void> {
   await storage.batches.listBatches(requester, { pageSize: 5 });
   await storage.batches.listBatches(requester, { namespace: 'default', pageSize: 5 });
   await storage.batches.getBatchReport(requester, { batchId: batch.id, pageSize: 5 });
+  await jobs.listJobs(requester, { batchId: batch.id, pageSize: 5 });
+  await jobs.listJobs(requester, { batchId: batch.id, orderBy: 'modifyTime', pageSize: 5 });
 
   // A compute node's executions and checkpoints.
   const executions = storage.executionStore;
