@@ -1,4 +1,5 @@
 import type { DescMethod, DescService, Message } from '@bufbuild/protobuf';
+import type { LeaseOwner } from '@jobkeep/store';
 
 /** What a method does, which decides the roles that may call it. */
 export type Access = 'read' | 'write' | 'admin';
@@ -123,4 +124,30 @@ export function writtenNode(method: DescMethod, request: Message): string | unde
     return (request as unknown as { node?: { id: string } }).node?.id ?? '';
   }
   return undefined;
+}
+
+/**
+ * The lease a write request uses: its `lease_id` (KeepAlive, Revoke, Acquire, Release, ClaimJob,
+ * Register), or undefined when it names none. A node-scoped token may use only its own leases.
+ */
+export function usedLease(method: DescMethod, request: Message): bigint | undefined {
+  if (!method.input.fields.some((field) => field.localName === 'leaseId')) return undefined;
+  const leaseId = (request as unknown as { leaseId: bigint }).leaseId;
+  return leaseId === 0n ? undefined : leaseId;
+}
+
+/**
+ * Whether a token scoped to `nodeIds` may use a lease of `owner`: one granted without tokens is
+ * anyone's; one granted with a token only if that token's nodes were all among these. So agents
+ * may keep, end and hold locks with their own leases, and with those of an earlier token for the
+ * same nodes (a rotated token), but not with another node's, or with an unscoped token's.
+ */
+export function mayUseLease(nodeIds: readonly string[], owner: LeaseOwner): boolean {
+  if (owner.kind === 'anyone') return true;
+  return owner.nodeIds.length > 0 && owner.nodeIds.every((node) => nodeIds.includes(node));
+}
+
+/** The owner a lease granted to `caller` gets: its token's nodes, or anyone's without tokens. */
+export function grantedLeaseOwner(caller: { nodeIds: readonly string[] } | undefined): LeaseOwner {
+  return caller === undefined ? { kind: 'anyone' } : { kind: 'token', nodeIds: caller.nodeIds };
 }

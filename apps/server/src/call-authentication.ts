@@ -1,7 +1,8 @@
-import type { DescMethod } from '@bufbuild/protobuf';
+import type { DescMethod, Message } from '@bufbuild/protobuf';
 import type { CallContext, RequestCheck } from '@jobkeep/api';
-import { JobkeepError } from '@jobkeep/errors';
-import { accessOf, roleMay, writtenNode, type Role } from './access-policy.js';
+import { JobkeepError, notFound } from '@jobkeep/errors';
+import type { LeaseStore } from '@jobkeep/store';
+import { accessOf, mayUseLease, roleMay, usedLease, writtenNode, type Role } from './access-policy.js';
 
 /** Who a valid token says the caller is. */
 export interface TokenHolder {
@@ -16,22 +17,32 @@ export interface TokenAuthority {
   authenticate(token: string): Promise<TokenHolder | undefined>;
 }
 
+/** The holders of the calls admitted so far, for handlers that record who asked (a lease's grant). */
+const callers = new WeakMap<CallContext, TokenHolder>();
+
+/** Who the call's token says the caller is; undefined when the server checks no tokens. */
+export function callerOf(context: CallContext): TokenHolder | undefined {
+  return callers.get(context);
+}
+
 const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
 
 /**
  * Admits a call when it carries `authorization: Bearer <token>` for an active token whose role
- * may call the method; a node-scoped token's writes must name one of its nodes. No token, or
+ * may call the method; a node-scoped token's writes must name one of its nodes, and use only
+ * leases granted for its nodes (`mayUseLease`). No token, or
  * one the server does not take, is UNAUTHENTICATED; a token whose role or scope does not cover
  * the call is PERMISSION_DENIED. Which token failed, and why, is never told to the caller
  * beyond that: a probe learns nothing about which tokens exist.
  */
-export function authenticateCalls(authority: TokenAuthority) {
+export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseStore, 'ownerOf'>) {
   return async (method: DescMethod, context: CallContext): Promise<RequestCheck | undefined> => {
     const token = bearerToken(context);
     const holder = await authority.authenticate(token);
     if (holder === undefined) {
       throw new JobkeepError('UNAUTHENTICATED', 'the bearer token is not valid: it is unknown, revoked or mistyped');
     }
+    callers.set(context, holder);
     const access = accessOf(method);
     if (access === undefined || !roleMay(holder.role, access)) {
       throw new JobkeepError('PERMISSION_DENIED', `a ${holder.role} token may not call ${method.parent.typeName}/${method.name}`);
@@ -47,13 +58,35 @@ export function authenticateCalls(authority: TokenAuthority) {
         throw new JobkeepError('UNAUTHENTICATED', 'the bearer token was revoked while this stream was open');
       }
       admitted = true;
-      const node = scoped ? writtenNode(method, request) : undefined;
+      if (!scoped) return;
+      const node = writtenNode(method, request);
       if (node !== undefined && !holder.nodeIds.includes(node)) {
-        const nodes = `node${holder.nodeIds.length === 1 ? '' : 's'} ${holder.nodeIds.join(', ')}`;
-        throw new JobkeepError('PERMISSION_DENIED', `this token may write the data of ${nodes} only, not of ${JSON.stringify(node)}`);
+        throw new JobkeepError('PERMISSION_DENIED', `this token may write the data of ${nodeList(holder.nodeIds)} only, not of ${JSON.stringify(node)}`);
       }
+      await checkLeaseUse(leases, holder.nodeIds, method, request);
     };
   };
+}
+
+/**
+ * Refuses a scoped token's use of a lease that is not its nodes'. The check is sound although it
+ * runs before the handler: a lease's owner never changes, and an id is never reused, so a live
+ * lease found here is the one the handler finds (or it has ended, which the handler reports). An
+ * id no lease has had yet is refused here, as it may be granted to someone else by then.
+ */
+async function checkLeaseUse(leases: Pick<LeaseStore, 'ownerOf'>, nodeIds: readonly string[], method: DescMethod, request: Message): Promise<void> {
+  const leaseId = usedLease(method, request);
+  // Beyond what any lease id can be: the handler refuses it with the field's own message.
+  if (leaseId === undefined || leaseId > BigInt(Number.MAX_SAFE_INTEGER)) return;
+  const owner = await leases.ownerOf(Number(leaseId));
+  if (owner === undefined) throw notFound(`lease ${leaseId} does not exist: it was never granted`);
+  if (owner === 'ended' || mayUseLease(nodeIds, owner)) return;
+  const whose = owner.kind === 'token' && owner.nodeIds.length > 0 ? `a token of ${nodeList(owner.nodeIds)}` : 'a token of every node';
+  throw new JobkeepError('PERMISSION_DENIED', `lease ${leaseId} was granted to ${whose}; this token may use only leases of ${nodeList(nodeIds)}`);
+}
+
+function nodeList(nodeIds: readonly string[]): string {
+  return `node${nodeIds.length === 1 ? '' : 's'} ${nodeIds.join(', ')}`;
 }
 
 function bearerToken(context: CallContext): string {

@@ -160,7 +160,7 @@ async function tokenAdmission(storage: Storage) {
         `jobkeep-admin tokens create --role admin --name root --data-dir ${storage.locations.dataDir}`,
     );
   }
-  return authenticateCalls(storage.accessTokens);
+  return authenticateCalls(storage.accessTokens, storage.leaseStore);
 }
 
 function tlsMode(config: ServerConfig): 'off' | 'on' | 'mutual' {

@@ -5,8 +5,11 @@ import type {
   RevokeRequest,
   TimeToLiveRequest,
 } from '@jobkeep/api';
+import type { CallContext } from '@jobkeep/api';
 import { unavailable } from '@jobkeep/errors';
 import type { LeaseStore } from '@jobkeep/store';
+import { grantedLeaseOwner } from './access-policy.js';
+import { callerOf } from './call-authentication.js';
 import { leaseToWire, storeNumber } from './coordination-wire.js';
 import { timestamp } from './wire-conversions.js';
 
@@ -16,9 +19,9 @@ import { timestamp } from './wire-conversions.js';
  */
 export function leaseServiceHandlers(leases: LeaseStore, stopping: AbortSignal) {
   return {
-    async grant(request: GrantRequest) {
+    async grant(request: GrantRequest, context: CallContext) {
       // int64 on the wire: an absurd value becomes a number the store refuses by its range.
-      return { lease: leaseToWire(await leases.grant(Number(request.ttlSeconds))) };
+      return { lease: leaseToWire(await leases.grant(Number(request.ttlSeconds), grantedLeaseOwner(callerOf(context)))) };
     },
 
     async *keepAlive(requests: AsyncIterable<KeepAliveRequest>) {

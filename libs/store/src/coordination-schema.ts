@@ -93,4 +93,13 @@ export const coordinationMigrations: Migrations = [
   ) STRICT, WITHOUT ROWID;
   CREATE UNIQUE INDEX access_tokens_active_name ON access_tokens (name) WHERE revoke_time IS NULL;
   `,
+  `
+  -- Whose a lease is: the JSON array of the nodes the granting token was scoped to ('[]' for a
+  -- token scoped to none), or NULL when the server checked no tokens (and for leases granted
+  -- before this column), which leaves the lease to anyone. A node-scoped token may use only
+  -- leases whose owner nodes are all its own (see the server's access policy). Never changed
+  -- after the grant, and ids are never reused: a check of the owner holds for the lease's life.
+  ALTER TABLE leases ADD COLUMN owner_node_ids TEXT
+    CHECK (owner_node_ids IS NULL OR (json_valid(owner_node_ids) AND json_type(owner_node_ids) = 'array'));
+  `,
 ];

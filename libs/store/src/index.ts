@@ -107,7 +107,7 @@ export type { NodeCapacity, NodeListQuery, NodeRegistryStore, RegisteredNode, Re
 
 // Leases, locks and their lines of waiters (issue 4).
 export { LEASE_LIMITS } from './lease-store.js';
-export type { Lease, LeaseStore, LeaseTimeToLive } from './lease-store.js';
+export type { Lease, LeaseOwner, LeaseStore, LeaseTimeToLive } from './lease-store.js';
 export { LOCK_LIMITS } from './lock-store.js';
 export type { Acquired, AcquireInput, Lock, LockQuery, LockStore } from './lock-store.js';
 export { checkLockName } from './lock-names.js';

@@ -19,6 +19,13 @@ export interface LeaseTimeToLive {
   nodes: string[];
 }
 
+/**
+ * Whose a lease is, recorded at its grant and never changed. `anyone`: granted while the server
+ * checked no tokens (or before owners were recorded). `token`: granted with an access token
+ * scoped to `nodeIds`, empty for a token scoped to every node.
+ */
+export type LeaseOwner = { kind: 'anyone' } | { kind: 'token'; nodeIds: readonly string[] };
+
 /** Bounds of a lease's TTL, in seconds. */
 export const LEASE_LIMITS = { minTtlSeconds: 2, maxTtlSeconds: 3600 } as const;
 
@@ -28,8 +35,14 @@ export const LEASE_LIMITS = { minTtlSeconds: 2, maxTtlSeconds: 3600 } as const;
  * registered under it go offline.
  */
 export interface LeaseStore {
-  /** A new lease of `ttlSeconds` (2 to 3600). Ids are never reused. */
-  grant(ttlSeconds: number): Promise<Lease>;
+  /** A new lease of `ttlSeconds` (2 to 3600), owned by `owner` (anyone by default). Ids are never reused. */
+  grant(ttlSeconds: number, owner?: LeaseOwner): Promise<Lease>;
+  /**
+   * Whose lease `leaseId` is while its row lasts (past its expiry too, until the sweeper ends
+   * it); `ended` once it is gone, for good since ids are never reused; undefined when no lease
+   * has had that id yet.
+   */
+  ownerOf(leaseId: number): Promise<LeaseOwner | 'ended' | undefined>;
   /** Renews a live lease to its full TTL; NOT_FOUND once it expired or was revoked. */
   keepAlive(leaseId: number): Promise<Lease>;
   /** Ends a lease now; NOT_FOUND when it is already gone. */

@@ -1,6 +1,6 @@
 import { notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
-import type { Lease } from './lease-store.js';
+import type { Lease, LeaseOwner } from './lease-store.js';
 
 export interface LeaseRow {
   id: number;
@@ -26,12 +26,24 @@ export function requireLiveLeaseInTx(db: CoordinationDatabase, leaseId: number, 
   return row;
 }
 
-export function grantLeaseInTx(db: CoordinationDatabase, ttlSeconds: number, now: number): Lease {
+export function grantLeaseInTx(db: CoordinationDatabase, ttlSeconds: number, owner: LeaseOwner, now: number): Lease {
   const ttlMs = ttlSeconds * 1000;
+  const ownerNodeIds = owner.kind === 'anyone' ? null : JSON.stringify(owner.nodeIds);
   const row = db
-    .statement('INSERT INTO leases (ttl_ms, grant_time, expire_time) VALUES (?, ?, ?) RETURNING id, ttl_ms, grant_time, expire_time')
-    .get(ttlMs, now, now + ttlMs) as LeaseRow;
+    .statement('INSERT INTO leases (ttl_ms, grant_time, expire_time, owner_node_ids) VALUES (?, ?, ?, ?) RETURNING id, ttl_ms, grant_time, expire_time')
+    .get(ttlMs, now, now + ttlMs, ownerNodeIds) as LeaseRow;
   return leaseFromRow(row);
+}
+
+/** See LeaseStore.ownerOf. */
+export function selectLeaseOwnerInTx(db: CoordinationDatabase, leaseId: number): LeaseOwner | 'ended' | undefined {
+  const row = db.statement('SELECT owner_node_ids FROM leases WHERE id = ?').get(leaseId) as { owner_node_ids: string | null } | undefined;
+  if (row !== undefined) {
+    return row.owner_node_ids === null ? { kind: 'anyone' } : { kind: 'token', nodeIds: JSON.parse(row.owner_node_ids) as string[] };
+  }
+  // AUTOINCREMENT keeps the highest id ever granted in sqlite_sequence.
+  const last = db.statement("SELECT seq FROM sqlite_sequence WHERE name = 'leases'").get() as { seq: number } | undefined;
+  return leaseId <= (last?.seq ?? 0) ? 'ended' : undefined;
 }
 
 export function renewLeaseInTx(db: CoordinationDatabase, leaseId: number, now: number): Lease {

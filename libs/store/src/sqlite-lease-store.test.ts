@@ -95,4 +95,29 @@ describe('SqliteLeaseStore', () => {
     expect(db.prepare('SELECT expire_time FROM leases').get()).toEqual({ expire_time: now + 30_000 });
     db.close();
   });
+
+  it("keeps whose each lease is, tells an ended lease from an id never granted, and takes older leases as anyone's", async () => {
+    const first = temp.open();
+    const anyones = await first.leaseStore.grant(30);
+    const nodeA = await first.leaseStore.grant(30, { kind: 'token', nodeIds: ['node-a'] });
+    const unscoped = await first.leaseStore.grant(30, { kind: 'token', nodeIds: [] });
+    const ended = await first.leaseStore.grant(30, { kind: 'token', nodeIds: ['node-b'] });
+    await first.leaseStore.revoke(ended.id);
+    first.close();
+
+    // A lease granted before owners were recorded has none, like one granted without tokens.
+    const db = new Database(path.join(temp.dir(), 'coordination.db'));
+    const older = Number(db.prepare('INSERT INTO leases (ttl_ms, grant_time, expire_time) VALUES (30000, 0, 0) RETURNING id').pluck().get());
+    expect(() => db.prepare(`UPDATE leases SET owner_node_ids = '{}' WHERE id = ?`).run(older)).toThrow('CHECK constraint failed');
+    db.close();
+
+    const second = temp.open();
+    expect(await second.leaseStore.ownerOf(anyones.id)).toEqual({ kind: 'anyone' });
+    expect(await second.leaseStore.ownerOf(nodeA.id)).toEqual({ kind: 'token', nodeIds: ['node-a'] });
+    expect(await second.leaseStore.ownerOf(unscoped.id)).toEqual({ kind: 'token', nodeIds: [] });
+    expect(await second.leaseStore.ownerOf(older)).toEqual({ kind: 'anyone' });
+    expect(await second.leaseStore.ownerOf(ended.id)).toBe('ended');
+    expect(await second.leaseStore.ownerOf(older + 1)).toBeUndefined();
+    await rejection(second.leaseStore.ownerOf(0), 'INVALID_ARGUMENT');
+  });
 });

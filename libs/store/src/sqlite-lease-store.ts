@@ -1,9 +1,18 @@
 import { notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { Page, PageRequest } from './job-store.js';
-import type { Lease, LeaseStore, LeaseTimeToLive } from './lease-store.js';
+import type { Lease, LeaseOwner, LeaseStore, LeaseTimeToLive } from './lease-store.js';
 import { checkLeaseId, checkTtlSeconds } from './lease-validation.js';
-import { endLeaseInTx, grantLeaseInTx, leaseFromRow, renewLeaseInTx, requireLiveLeaseInTx, selectLiveLeaseInTx, type LeaseRow } from './lease-writes.js';
+import {
+  endLeaseInTx,
+  grantLeaseInTx,
+  leaseFromRow,
+  renewLeaseInTx,
+  requireLiveLeaseInTx,
+  selectLeaseOwnerInTx,
+  selectLiveLeaseInTx,
+  type LeaseRow,
+} from './lease-writes.js';
 import type { LeaseEndListener } from './lock-manager.js';
 import { locksHeldByInTx } from './lock-writes.js';
 import { checkPageSize, decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
@@ -20,9 +29,14 @@ export class SqliteLeaseStore implements LeaseStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async grant(ttlSeconds: number): Promise<Lease> {
+  async grant(ttlSeconds: number, owner: LeaseOwner = { kind: 'anyone' }): Promise<Lease> {
     checkTtlSeconds(ttlSeconds);
-    return this.db.write(() => grantLeaseInTx(this.db, ttlSeconds, this.now()));
+    return this.db.write(() => grantLeaseInTx(this.db, ttlSeconds, owner, this.now()));
+  }
+
+  async ownerOf(leaseId: number): Promise<LeaseOwner | 'ended' | undefined> {
+    checkLeaseId(leaseId);
+    return this.db.readCommitted(() => selectLeaseOwnerInTx(this.db, leaseId));
   }
 
   async keepAlive(leaseId: number): Promise<Lease> {
