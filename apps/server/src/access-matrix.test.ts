@@ -214,6 +214,28 @@ describe('who may call what, with --auth token', () => {
     leases.close();
   });
 
+  it("ends a token's open watches the moment it is revoked, and no other token's", async () => {
+    const { address } = await startServer();
+    const agentClient = createTypedClient(JobStore, address, { token: tokens.get('agent') });
+    const readerClient = createTypedClient(JobStore, address, { token: tokens.get('reader') });
+    const admin = createTypedClient(AdminService, address, { token: tokens.get('admin') });
+    const writer = createTypedClient(JobStore, address, { token: tokens.get('admin') });
+    const agentWatch = agentClient.watchJobs({ nodeId: 'node-a', fromRevision: 1n }, { deadlineMs: 60_000 })[Symbol.asyncIterator]();
+    const readerWatch = readerClient.watchJobs({ nodeId: 'node-a', fromRevision: 1n }, { deadlineMs: 60_000 })[Symbol.asyncIterator]();
+    const first = await writer.createJob({ nodeId: 'node-a', job: { name: 'seen-by-both' } });
+    for (const watch of [agentWatch, readerWatch]) expect(await nextEvent(watch)).toMatchObject({ jobId: first.job!.id });
+
+    // The agent's watch has nothing more to send but progress reports; the revoke ends it.
+    const agent = (await admin.listAccessTokens({})).accessTokens.find((token) => token.name === 'agent')!;
+    await admin.revokeAccessToken({ id: agent.id });
+    await expect(nextEvent(agentWatch)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'the bearer token was revoked while this stream was open' });
+
+    const second = await writer.createJob({ nodeId: 'node-a', job: { name: 'seen-by-the-reader' } });
+    expect(await nextEvent(readerWatch)).toMatchObject({ jobId: second.job!.id });
+    await readerWatch.return?.();
+    for (const client of [agentClient, readerClient, admin, writer]) client.close();
+  });
+
   it('keeps health and reflection open to callers without a token', async () => {
     const { address } = await startServer();
     const health = createTypedClient(Health, address);
@@ -223,3 +245,12 @@ describe('who may call what, with --auth token', () => {
     expect(await reflection.listServices()).toEqual(expect.arrayContaining(['jobkeep.v1.JobStore', 'grpc.health.v1.Health']));
   });
 });
+
+/** The next job event of a watch, past its progress reports. */
+async function nextEvent(watch: AsyncIterator<{ kind: { case: string | undefined; value?: unknown } }>): Promise<unknown> {
+  for (;;) {
+    const { value, done } = await watch.next();
+    if (done) throw new Error('the watch ended');
+    if (value.kind.case === 'event') return value.kind.value;
+  }
+}

@@ -15,6 +15,8 @@ export interface TokenHolder {
 export interface TokenAuthority {
   /** The active token the text names; undefined when it is malformed, unknown, revoked or wrong. */
   authenticate(token: string): Promise<TokenHolder | undefined>;
+  /** Tells `listener` the id of every token revoked from now on. */
+  onRevoked(listener: (id: string) => void): void;
 }
 
 /** The holders of the calls admitted so far, for handlers that record who asked (a lease's grant). */
@@ -36,6 +38,8 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
  * beyond that: a probe learns nothing about which tokens exist.
  */
 export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseStore, 'ownerOf'>) {
+  const streams = new StreamsByToken();
+  authority.onRevoked((id) => streams.endAll(id, revokedWhileOpen()));
   return async (method: DescMethod, context: CallContext): Promise<RequestCheck | undefined> => {
     const token = bearerToken(context);
     const holder = await authority.authenticate(token);
@@ -43,6 +47,8 @@ export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseS
       throw new JobkeepError('UNAUTHENTICATED', 'the bearer token is not valid: it is unknown, revoked or mistyped');
     }
     callers.set(context, holder);
+    // Watches, KeepAlive, backups and exports stream for as long as they like: a revoke ends them.
+    if (method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming') streams.add(holder.id, context);
     const access = accessOf(method);
     if (access === undefined || !roleMay(holder.role, access)) {
       throw new JobkeepError('PERMISSION_DENIED', `a ${holder.role} token may not call ${method.parent.typeName}/${method.name}`);
@@ -54,9 +60,7 @@ export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseS
     if (!scoped && !streamed) return undefined;
     let admitted = false;
     return async (request) => {
-      if (admitted && streamed && (await authority.authenticate(token)) === undefined) {
-        throw new JobkeepError('UNAUTHENTICATED', 'the bearer token was revoked while this stream was open');
-      }
+      if (admitted && streamed && (await authority.authenticate(token)) === undefined) throw revokedWhileOpen();
       admitted = true;
       if (!scoped) return;
       const node = writtenNode(method, request);
@@ -83,6 +87,29 @@ async function checkLeaseUse(leases: Pick<LeaseStore, 'ownerOf'>, nodeIds: reado
   if (owner === 'ended' || mayUseLease(nodeIds, owner)) return;
   const whose = owner.kind === 'token' && owner.nodeIds.length > 0 ? `a token of ${nodeList(owner.nodeIds)}` : 'a token of every node';
   throw new JobkeepError('PERMISSION_DENIED', `lease ${leaseId} was granted to ${whose}; this token may use only leases of ${nodeList(nodeIds)}`);
+}
+
+function revokedWhileOpen(): JobkeepError {
+  return new JobkeepError('UNAUTHENTICATED', 'the bearer token was revoked while this stream was open');
+}
+
+/** The open calls of each token whose responses stream, to end when the token is revoked. */
+class StreamsByToken {
+  private readonly open = new Map<string, Set<CallContext>>();
+
+  add(tokenId: string, context: CallContext): void {
+    let calls = this.open.get(tokenId);
+    if (calls === undefined) this.open.set(tokenId, (calls = new Set()));
+    calls.add(context);
+    context.onEnded(() => {
+      calls.delete(context);
+      if (calls.size === 0 && this.open.get(tokenId) === calls) this.open.delete(tokenId);
+    });
+  }
+
+  endAll(tokenId: string, reason: JobkeepError): void {
+    for (const context of this.open.get(tokenId) ?? []) context.end(reason);
+  }
 }
 
 function nodeList(nodeIds: readonly string[]): string {

@@ -26,6 +26,14 @@ export interface CallContext {
    * aborts (the server shutting down), however long the stall limit.
    */
   limitStall(timeoutMs: number, error: () => JobkeepError, abandon?: { signal: AbortSignal; error: () => JobkeepError }): void;
+  /**
+   * Ends the call with `reason` as its status: aborts `signal` with it, and the call fails with
+   * it even if its handler then returns quietly. For a server taking back what it admitted: a
+   * stream whose token was revoked while it was open.
+   */
+  end(reason: JobkeepError): void;
+  /** Runs `listener` once the call is over, however it ended. */
+  onEnded(listener: () => void): void;
 }
 
 /** A stream's limit on waiting for a client that does not read, as set by `limitStall`. */
@@ -57,6 +65,8 @@ export function createCallContext(call: ServerCall): {
   context: CallContext;
   dispose: () => void;
   stallLimit: () => StallLimit | undefined;
+  /** The reason the server ended the call with (`end`), if it did. */
+  endedBy: () => JobkeepError | undefined;
 } {
   const controller = new AbortController();
   const methodPath = call.getPath();
@@ -82,12 +92,31 @@ export function createCallContext(call: ServerCall): {
     stallLimit = { timeoutMs, error, abandon };
   };
 
+  let endedBy: JobkeepError | undefined;
+  const end = (reason: JobkeepError) => {
+    if (controller.signal.aborted) return;
+    endedBy = reason;
+    controller.abort(reason);
+  };
+  const endListeners: (() => void)[] = [];
+
   return {
-    context: { methodPath, metadata: call.metadata, peer: call.getPeer(), deadline, signal: controller.signal, limitStall },
+    context: {
+      methodPath,
+      metadata: call.metadata,
+      peer: call.getPeer(),
+      deadline,
+      signal: controller.signal,
+      limitStall,
+      end,
+      onEnded: (listener) => endListeners.push(listener),
+    },
     stallLimit: () => stallLimit,
+    endedBy: () => endedBy,
     dispose: () => {
       clearTimeout(timer);
       call.off('cancelled', onCancelled);
+      for (const listener of endListeners.splice(0)) listener();
     },
   };
 }

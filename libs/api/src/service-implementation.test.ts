@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from './gen/grpc/health/v1/health_pb.js';
 import { JobSchema, JobState, JobStore, type Job } from './gen/jobkeep/v1/job_store_pb.js';
 import { grpcServiceDefinition } from './grpc-service-definition.js';
+import type { CallContext } from './call-context.js';
 import { implementService } from './service-implementation.js';
 import { Echo } from './test-support/echo-service.js';
 import { startTestServer, type TestServer } from './test-support/test-server.js';
@@ -291,5 +292,46 @@ describe('implementService, streaming', () => {
       replied();
     }
     expect(replies).toEqual(['PING-1', 'PING-2', 'PING-3']);
+  });
+});
+
+describe('implementService, a call the server ends', () => {
+  it('fails with the reason given to end(), even when the handler then returns quietly, and tells onEnded', async () => {
+    let admitted: CallContext | undefined;
+    let endedCalls = 0;
+    const ended = await startTestServer((grpcServer) => {
+      grpcServer.addService(
+        grpcServiceDefinition(Health),
+        implementService(
+          Health,
+          {
+            async *watch(_request, { signal }) {
+              yield { status: ServingStatus.SERVING };
+              // Returns, rather than throws, once its signal aborts: the status must still be the end's.
+              await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+            },
+          },
+          {
+            admit: (_method, context) => {
+              admitted = context;
+              context.onEnded(() => endedCalls++);
+              return undefined;
+            },
+          },
+        ),
+      );
+    });
+    const client = createTypedClient(Health, ended.address);
+    try {
+      const watch = client.watch({ service: 'any' })[Symbol.asyncIterator]();
+      expect((await watch.next()).value).toMatchObject({ status: ServingStatus.SERVING });
+      admitted!.end(new JobkeepError('UNAUTHENTICATED', 'taken back'));
+      const error = await failure(watch.next());
+      expect({ code: error.code, message: error.message }).toEqual({ code: 'UNAUTHENTICATED', message: 'taken back' });
+      await vi.waitFor(() => expect(endedCalls).toBe(1));
+    } finally {
+      client.close();
+      ended.stop();
+    }
   });
 });

@@ -12,7 +12,7 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
-import { statusCodeName, type StatusCodeName } from '@jobkeep/errors';
+import { statusCodeName, type JobkeepError, type StatusCodeName } from '@jobkeep/errors';
 import { createCallContext, type CallContext, type StallLimit } from './call-context.js';
 import { toWireStatus, type UnexpectedErrorReporter } from './wire-status.js';
 
@@ -119,11 +119,13 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   // Unary and client-streaming calls: one response, through the callback.
   const answerOnce = (call: AnswerOnceCall, callback: grpc.sendUnaryData<Message>) => {
     const ended = callTimer(method, options.onCallEnded);
-    const { context, dispose } = createCallContext(call);
+    const { context, dispose, endedBy } = createCallContext(call);
     // Building the response inside the chain makes a malformed one a failure like any other.
     run(async () => {
       const input = await admittedInput(call, await options.admit?.(method, context));
-      return create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>));
+      const response = create(method.output, await (handler(input as never, context) as Promise<MessageInitShape<DescMessage>>));
+      throwIfEnded(endedBy());
+      return response;
     })
       .then(
         (response) => {
@@ -142,10 +144,11 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   // Server-streaming and bidi calls: a stream of responses, then the status.
   const answerStream = (call: AnswerStreamCall) => {
     const ended = callTimer(method, options.onCallEnded);
-    const { context, dispose, stallLimit } = createCallContext(call);
+    const { context, dispose, stallLimit, endedBy } = createCallContext(call);
     run(async () => {
       const input = await admittedInput(call, await options.admit?.(method, context));
       await writeAll(call, method.output, handler(input as never, context) as AsyncIterable<never>, context.signal, stallLimit);
+      throwIfEnded(endedBy());
     })
       .then(
         () => {
@@ -163,6 +166,11 @@ function adapt(method: DescMethod, handler: AnyHandler, options: ServiceImplemen
   };
 
   return method.methodKind === 'unary' || method.methodKind === 'client_streaming' ? answerOnce : answerStream;
+}
+
+/** A call the server ended (CallContext.end) fails with its reason, however its handler finished. */
+function throwIfEnded(reason: JobkeepError | undefined): void {
+  if (reason !== undefined) throw reason;
 }
 
 /** Starts timing a call; the returned function reports its end (once) to `observer`. */

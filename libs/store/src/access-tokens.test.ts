@@ -81,6 +81,8 @@ describe('SqliteAccessTokens', () => {
 
   it('revokes at once, keeps the first revoke time, and lists revoked tokens only when asked', async () => {
     const tokens = open();
+    const told: string[] = [];
+    tokens.onRevoked((id) => told.push(id));
     const { accessToken: first } = await tokens.create({ name: 'b-token', role: 'reader' });
     time += 1_000;
     const { accessToken: second } = await tokens.create({ name: 'a-token', role: 'agent' });
@@ -96,6 +98,8 @@ describe('SqliteAccessTokens', () => {
 
     expect(await rejection(tokens.revoke('0123456789abcdef'), 'NOT_FOUND')).toBe('access token 0123456789abcdef does not exist');
     expect(await rejection(tokens.revoke('root'), 'INVALID_ARGUMENT')).toContain('16 hex digits');
+    // Listeners (the server, which ends the token's open streams) hear of each token once.
+    expect(told).toEqual([first.id]);
   });
 
   it('keeps names unique among active tokens; a revoked name may be given again', async () => {

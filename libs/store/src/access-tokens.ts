@@ -43,6 +43,8 @@ export interface AccessTokens {
   revoke(id: string): Promise<AccessToken>;
   /** The active token the text names, or undefined when malformed, unknown, revoked or with a wrong secret. */
   authenticate(token: string): Promise<AccessToken | undefined>;
+  /** Tells `listener` the id of every token revoked from now on, once its revoke has committed (once per token). */
+  onRevoked(listener: (id: string) => void): void;
 }
 
 export const ACCESS_TOKEN_LIMITS = {
@@ -82,6 +84,8 @@ interface TokenRow {
  * Nothing is cached: a revoke takes effect on the very next call.
  */
 export class SqliteAccessTokens implements AccessTokens {
+  private readonly revokeListeners: ((id: string) => void)[] = [];
+
   constructor(
     private readonly db: CoordinationDatabase,
     private readonly now: () => number = Date.now,
@@ -116,7 +120,7 @@ export class SqliteAccessTokens implements AccessTokens {
 
   async revoke(id: string): Promise<AccessToken> {
     const checked = checkTokenId(id);
-    return this.db.write(() => {
+    const { token, newlyRevoked } = await this.db.write(() => {
       const before = this.db.statement(SELECT_BY_ID).get(checked) as TokenRow | undefined;
       if (before === undefined) throw notFound(`access token ${checked} does not exist`);
       // Without an admin token, a server with --auth token could neither be managed nor restarted.
@@ -124,8 +128,14 @@ export class SqliteAccessTokens implements AccessTokens {
         throw failedPrecondition(`access token ${checked} is the last active admin token: create another admin token before revoking it`);
       }
       this.db.statement('UPDATE access_tokens SET revoke_time = ? WHERE id = ? AND revoke_time IS NULL').run(this.now(), checked);
-      return tokenFromRow(this.db.statement(SELECT_BY_ID).get(checked) as TokenRow);
+      return { token: tokenFromRow(this.db.statement(SELECT_BY_ID).get(checked) as TokenRow), newlyRevoked: before.revoke_time === null };
     });
+    if (newlyRevoked) for (const listener of this.revokeListeners) listener(checked);
+    return token;
+  }
+
+  onRevoked(listener: (id: string) => void): void {
+    this.revokeListeners.push(listener);
   }
 
   private activeAdmins(): number {
