@@ -32,10 +32,10 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
 /**
  * Admits a call when it carries `authorization: Bearer <token>` for an active token whose role
  * may call the method; a node-scoped token's writes must name one of its nodes, and use only
- * leases granted for its nodes (`mayUseLease`). No token, or
- * one the server does not take, is UNAUTHENTICATED; a token whose role or scope does not cover
- * the call is PERMISSION_DENIED. Which token failed, and why, is never told to the caller
- * beyond that: a probe learns nothing about which tokens exist.
+ * leases granted for its nodes (`mayUseLease`). No token, or one the server does not take, is
+ * UNAUTHENTICATED; a token whose role or scope does not cover the call is PERMISSION_DENIED.
+ * Which token failed, and why, is never told to the caller beyond that: a probe learns nothing
+ * about which tokens exist. A revoke ends the token's open response streams at once.
  */
 export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseStore, 'ownerOf'>) {
   const streams = new StreamsByToken();
@@ -46,13 +46,13 @@ export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseS
     if (holder === undefined) {
       throw new JobkeepError('UNAUTHENTICATED', 'the bearer token is not valid: it is unknown, revoked or mistyped');
     }
-    callers.set(context, holder);
-    // Watches, KeepAlive, backups and exports stream for as long as they like: a revoke ends them.
-    if (method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming') streams.add(holder.id, context);
     const access = accessOf(method);
     if (access === undefined || !roleMay(holder.role, access)) {
       throw new JobkeepError('PERMISSION_DENIED', `a ${holder.role} token may not call ${method.parent.typeName}/${method.name}`);
     }
+    callers.set(context, holder);
+    // Watches, KeepAlive, backups and exports stream for as long as they like: a revoke ends them.
+    if (method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming') streams.add(holder.id, context);
     const scoped = access === 'write' && holder.nodeIds.length > 0;
     // A stream of requests (KeepAlive, ImportDatabase) outlives the moment it was admitted: each
     // later message is admitted again, so that a revoked token stops keeping a lease alive.
