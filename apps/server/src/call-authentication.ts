@@ -51,7 +51,8 @@ export function authenticateCalls(authority: TokenAuthority, leases: Pick<LeaseS
       throw new JobkeepError('PERMISSION_DENIED', `a ${holder.role} token may not call ${method.parent.typeName}/${method.name}`);
     }
     callers.set(context, holder);
-    // Watches, KeepAlive, backups and exports stream for as long as they like: a revoke ends them.
+    // Watches, KeepAlive and the admin's streams (backup, export, compact, drain) last as long as
+    // their callers like: a revoke ends them.
     if (method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming') streams.add(holder.id, context);
     const scoped = access === 'write' && holder.nodeIds.length > 0;
     // A stream of requests (KeepAlive, ImportDatabase) outlives the moment it was admitted: each
