@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkNodeDatabase, openStorage } from '@jobkeep/store';
 
@@ -18,20 +19,64 @@ afterEach(() => {
   dataDir = undefined;
 });
 
-/** Runs `jobkeep-admin drain` offline; kills it with SIGKILL after `killAfterMs` unless it ends first. */
-function runDrain(dir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+/**
+ * Runs `jobkeep-admin drain` offline. With `kill`, kills it with SIGKILL `kill.afterMs` after the
+ * target first holds more than `kill.onTargetBefore` jobs (polled every few milliseconds), unless
+ * it ends first: so the kill lands while jobs are moving, however long this machine takes to
+ * start a process and however fast the drain then goes.
+ */
+function runDrain(
+  dir: string,
+  kill?: { onTargetBefore: number; afterMs: number },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const child = spawn(process.execPath, [ADMIN_MAIN, '--data-dir', dir, 'drain', '--from', SOURCE, '--to', TARGET, '--json'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const watcher = kill === undefined ? undefined : killOnceMoving(child, path.join(dir, `${TARGET}-requester.db`), kill);
   return new Promise((resolve) =>
     child.on('exit', (code, signal) => {
-      clearTimeout(timer);
+      watcher?.stop();
       resolve({ code, signal, stderr });
     }),
   );
+}
+
+/** Polls the target's job count, read-only, and kills `child` `afterMs` after it first exceeds `onTargetBefore`. */
+function killOnceMoving(child: ChildProcess, targetFile: string, { onTargetBefore, afterMs }: { onTargetBefore: number; afterMs: number }) {
+  let target: Database.Database | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onTarget = (): number => {
+    if (target === undefined) {
+      if (!fs.existsSync(targetFile)) return 0;
+      target = new Database(targetFile, { readonly: true, fileMustExist: true });
+    }
+    // The drain creates the target's tables as it opens it; until then there is nothing to count.
+    const tables = target.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'jobs'").get() as { n: number };
+    return tables.n === 0 ? 0 : (target.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
+  };
+  const poll = setInterval(() => {
+    let count: number;
+    try {
+      count = onTarget();
+    } catch {
+      // A file the drain is still creating, or busy for a moment: look again at the next tick.
+      target?.close();
+      target = undefined;
+      return;
+    }
+    if (count <= onTargetBefore) return;
+    clearInterval(poll);
+    killTimer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+  }, 5);
+  return {
+    stop() {
+      clearInterval(poll);
+      clearTimeout(killTimer);
+      target?.close();
+    },
+  };
 }
 
 /** Where the seeded jobs are now: the ids on the target, the ids still live on the source, and any lost. */
@@ -74,14 +119,12 @@ describe('a drain killed at random instants', () => {
     }
 
     // A kill counts once it lands while jobs are moving: after the first group and before the last.
-    // How long a run takes to start moving depends on the machine's load, so the kill comes at a
-    // random instant after a delay that adapts: longer while kills land too early, shorter while
-    // runs get far.
+    // Each run is killed at a random instant up to 30 ms after its first group reached the target,
+    // which leaves room for twenty kills in one drain on a fast machine and a slow one alike.
     const movedAtKills: number[] = [];
-    let earliestKillMs = 250;
     let before = 0;
     for (let attempt = 0; movedAtKills.length < KILLS && attempt < KILLS * 4; attempt++) {
-      const run = await runDrain(dataDir, earliestKillMs + Math.floor(Math.random() * Math.min(200, earliestKillMs)));
+      const run = await runDrain(dataDir, { onTargetBefore: before, afterMs: Math.floor(Math.random() * 30) });
       expect(run.signal === 'SIGKILL' || run.code === 0, run.stderr).toBe(true);
       // Whatever instant the kill came at, no job is lost: it is live on the source, on the target, or both.
       const now = await census(dataDir, jobIds);
@@ -90,11 +133,6 @@ describe('a drain killed at random instants', () => {
       const moved = now.onTarget.length - before;
       before = now.onTarget.length;
       if (moved > 0 && now.onTarget.length < JOBS) movedAtKills.push(now.onTarget.length);
-      // Aim at a few groups per run, so that twenty kills fit in one drain: later while kills land
-      // before anything moved, and earlier, in proportion, while runs move more than three groups
-      // (how fast a drain moves depends on what else the machine runs, and can change tenfold).
-      if (moved === 0) earliestKillMs += 100;
-      else if (moved > 300) earliestKillMs = Math.max(50, Math.round((earliestKillMs * 300) / moved));
     }
     console.log(`jobs on the target at each kill: ${movedAtKills.join(' ')}`);
     expect(movedAtKills).toHaveLength(KILLS);
