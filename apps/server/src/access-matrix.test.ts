@@ -18,6 +18,7 @@ import { methodsWithoutAccess } from './access-policy.js';
 import { DataDirFingerprint } from './test-support/data-dir-fingerprint.js';
 import { SERVED_SERVICES } from './jobkeep-server.js';
 import { useTestServers } from './test-support/test-server.js';
+import { next, type WatchStream } from './test-support/watch-helpers.js';
 
 const SERVICES = SERVED_SERVICES;
 
@@ -247,10 +248,9 @@ describe('who may call what, with --auth token', () => {
 });
 
 /** The next job event of a watch, past its progress reports. */
-async function nextEvent(watch: AsyncIterator<{ kind: { case: string | undefined; value?: unknown } }>): Promise<unknown> {
+async function nextEvent(watch: WatchStream): Promise<unknown> {
   for (;;) {
-    const { value, done } = await watch.next();
-    if (done) throw new Error('the watch ended');
-    if (value.kind.case === 'event') return value.kind.value;
+    const message = await next(watch);
+    if (message.kind.case === 'event') return message.kind.value;
   }
 }
