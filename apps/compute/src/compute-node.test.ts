@@ -190,6 +190,35 @@ describe('the compute node agent', () => {
     await eventually(() => expect(processGone(pid)).toBe(true));
   });
 
+  it('runs one agent per node id: a second waits for the first one’s lease, and takes the node once the first stops', async () => {
+    const { address, registry } = await serve();
+    const first = await launchCompute(address);
+    const { leaseId: firstLease, address: firstAddress } = (await registry.get({ nodeId: COMPUTE })).node!;
+    const args = ['--server', address, '--node-id', COMPUTE, '--lease-ttl-seconds', '2', '--address', 'second:7421'];
+    const second = processes.launch(COMPUTE_MAIN, args);
+    const waiting = await second.waitFor('node online under another lease; waiting for it to end');
+    expect(waiting.heldBy).toBe(String(firstLease));
+    expect(waiting.reason).toContain(`node ${COMPUTE} is online under lease ${firstLease}`);
+    // Longer than a lease's TTL: the first keeps its lease alive, and its place.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await registry.get({ nodeId: COMPUTE })).node).toMatchObject({ leaseId: firstLease, online: true, address: firstAddress });
+    expect(second.lines.some((line) => line.msg === 'compute node ready')).toBe(false);
+
+    // A third one waiting is stopped by SIGTERM, and goes without a trace.
+    const third = processes.launch(COMPUTE_MAIN, args);
+    await third.waitFor('node online under another lease; waiting for it to end');
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    expect(third.lines.some((line) => line.msg === 'compute node stopped before it was ready')).toBe(true);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await second.waitFor('compute node ready');
+    const taken = (await registry.get({ nodeId: COMPUTE })).node!;
+    expect(taken).toMatchObject({ online: true, address: 'second:7421' });
+    expect(taken.leaseId).not.toBe(firstLease);
+  });
+
   it('rides out a server restart in the middle of a run: the run completes and is reported', { timeout: 30_000 }, async () => {
     const dataDir = processes.tempDir();
     const port = await freePort();

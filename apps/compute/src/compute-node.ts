@@ -8,6 +8,7 @@ import {
   createNodeRegistryClient,
   grantLease,
   isJobkeepError,
+  registerNode,
   watchExecutions,
   type JobkeepError,
   type LeaseKeeper,
@@ -46,6 +47,11 @@ export interface ComputeNode {
 export interface ComputeNodeOptions {
   /** Where exec runs take their allow-listed variables from: the agent's own environment by default. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Ends the start's wait for the node's registration under another lease to end (see
+   * registerNode): startComputeNode then rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -83,6 +89,7 @@ class ComputeAgent implements ComputeNode {
   private lease: LeaseKeeper | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
+  private readonly startSignal: AbortSignal | undefined;
 
   constructor(
     private readonly config: ComputeConfig,
@@ -90,6 +97,7 @@ class ComputeAgent implements ComputeNode {
     options: ComputeNodeOptions,
   ) {
     this.nodeId = config.nodeId;
+    this.startSignal = options.signal;
     this.failure = new Promise((resolve) => (this.reportFailure = resolve));
     this.clients = {
       executions: createExecutionStoreClient(config.server, config.security),
@@ -115,7 +123,7 @@ class ComputeAgent implements ComputeNode {
   async start(): Promise<void> {
     await this.clients.leases.waitForReady(Date.now() + CONNECT_TIMEOUT_MS);
     this.lease = await this.grant();
-    await this.register();
+    await this.register(this.startSignal === undefined ? undefined : AbortSignal.any([this.stopWatching.signal, this.startSignal]));
 
     const reaped = await this.runner.records.reapLeftovers();
     if (reaped.length > 0) this.logger.warn({ groups: reaped }, 'killed processes left by an earlier run');
@@ -155,12 +163,17 @@ class ComputeAgent implements ComputeNode {
     return grantLease(this.clients.leases, this.config.leaseTtlSeconds, { onLost: (error) => this.onLeaseLost(error) });
   }
 
-  private async register(): Promise<void> {
+  /** Registers the node under its current lease, waiting while it is online under another one (see registerNode). */
+  private async register(signal = this.stopWatching.signal): Promise<void> {
     const { nodeId, address, labels, slots } = this.config;
-    await this.clients.registry.register({
-      node: { id: nodeId, kind: NodeDatabaseKind.COMPUTE, address, labels, capacity: { slots } },
-      leaseId: this.leaseId,
-    });
+    await registerNode(
+      this.clients.registry,
+      { node: { id: nodeId, kind: NodeDatabaseKind.COMPUTE, address, labels, capacity: { slots } }, leaseId: this.leaseId },
+      {
+        signal,
+        onWaiting: ({ leaseId, error }) => this.logger.warn({ nodeId, heldBy: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+      },
+    );
     this.logger.info({ nodeId, leaseId: String(this.leaseId) }, 'registered');
   }
 

@@ -9,7 +9,7 @@ const logger = createLogger(config.logLevel);
 // Listening before the node starts: a signal that arrives while it starts (even right after it
 // says it is ready) stops it cleanly instead of killing it.
 let node: ComputeNode | undefined;
-let stopRequested = false;
+const stopRequested = new AbortController();
 const stop = (running: ComputeNode, exitCode: number) =>
   running.stop().then(
     () => process.exit(exitCode),
@@ -21,21 +21,22 @@ const stop = (running: ComputeNode, exitCode: number) =>
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     logger.info({ signal }, 'signal received');
-    stopRequested = true;
+    stopRequested.abort();
     if (node !== undefined) void stop(node, 0);
   });
 }
 
 try {
-  node = await startComputeNode(config, logger);
+  node = await startComputeNode(config, logger, { signal: stopRequested.signal });
   const started = node;
-  if (stopRequested) void stop(started, 0);
+  if (stopRequested.signal.aborted) void stop(started, 0);
   void started.failure.then((error) => {
     logger.fatal({ err: error }, 'compute node cannot go on');
     void stop(started, 1);
   });
 } catch (error) {
-  logger.fatal({ err: error }, 'compute node could not start');
-  process.exitCode = 1;
+  if (stopRequested.signal.aborted) logger.info('compute node stopped before it was ready');
+  else logger.fatal({ err: error }, 'compute node could not start');
+  process.exitCode = stopRequested.signal.aborted ? 0 : 1;
   process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
 }

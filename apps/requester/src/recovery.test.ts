@@ -34,7 +34,9 @@ describe('requester crash recovery', () => {
       const { checkpoint } = await checkpoints.getCheckpoint({ nodeId: REQUESTER, kind: NodeDatabaseKind.REQUESTER, name: WATCH_CHECKPOINT });
       return BigInt(new TextDecoder().decode(checkpoint!.data));
     };
-    const first = await startDaemon();
+    // A short lease: the restarted daemon waits for the killed one's lease to expire before it registers.
+    const daemonArgs = ['--lease-ttl-seconds', '2'];
+    const first = await startDaemon(daemonArgs);
     const jobs = await submit('--count', '30', '--executor', 'noop');
 
     // Every slot busy, the other jobs waiting for one, a checkpoint saved: then the requester dies.
@@ -51,7 +53,7 @@ describe('requester crash recovery', () => {
     for (const node of computeNodes) node.outcome = () => ({ kind: 'complete', stdout: `ran on ${node.id}\n` });
     await Promise.all(computeNodes.map((node) => node.release()));
 
-    const second = await startDaemon();
+    const second = await startDaemon(daemonArgs);
     const recovering = await second.waitFor('requester recovering');
     expect(BigInt(recovering.checkpoint as string)).toBeGreaterThan(0n);
     expect(BigInt(recovering.checkpoint as string)).toBeGreaterThanOrEqual(saved);

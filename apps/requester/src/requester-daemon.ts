@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
-import { JobkeepError, grantLease, isJobkeepError, watchJobs, type LeaseKeeper } from '@jobkeep/client';
+import { JobkeepError, grantLease, isJobkeepError, registerNode, watchJobs, type LeaseKeeper } from '@jobkeep/client';
 import type { Logger } from 'pino';
 import { ExecutionFollower } from './execution-follower.js';
 import { NodePicker, type ComputeNode } from './node-picker.js';
@@ -118,7 +118,10 @@ export class RequesterDaemon {
     this.logger.info('requester stopped');
   }
 
-  /** Registers the node as a requester under a new lease; again whenever that lease is lost. */
+  /**
+   * Registers the node as a requester under a new lease, once no other lease holds it (see
+   * registerNode); again whenever that lease is lost.
+   */
   private async register(): Promise<void> {
     const lease = await grantLease(this.clients.leases, this.config.leaseTtlSeconds, {
       onLost: (error) => {
@@ -128,10 +131,17 @@ export class RequesterDaemon {
       },
     });
     this.lease = lease;
-    await this.clients.nodes.register({
-      node: { id: this.config.nodeId, kind: NodeDatabaseKind.REQUESTER, address: this.config.address, labels: this.config.labels },
-      leaseId: lease.leaseId,
-    });
+    await registerNode(
+      this.clients.nodes,
+      {
+        node: { id: this.config.nodeId, kind: NodeDatabaseKind.REQUESTER, address: this.config.address, labels: this.config.labels },
+        leaseId: lease.leaseId,
+      },
+      {
+        signal: this.stopping.signal,
+        onWaiting: ({ leaseId, error }) => this.logger.warn({ heldBy: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+      },
+    );
     this.logger.info({ leaseId: lease.leaseId.toString() }, 'requester registered');
   }
 

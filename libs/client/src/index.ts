@@ -14,6 +14,8 @@ export type {
   NodeRegistryClient,
 } from './service-clients.js';
 export { grantLease, keepLeaseAlive } from './lease-keeper.js';
+export { registerNode } from './node-registration.js';
+export type { RegisterNodeOptions } from './node-registration.js';
 export type { KeepLeaseOptions, LeaseKeeper, LeaseServiceClient } from './lease-keeper.js';
 export { withLock } from './with-lock.js';
 export type { HeldLock, LockServiceClient, WithLockOptions } from './with-lock.js';

@@ -1,8 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
-import { JobStore, grpcServiceDefinition, implementService, type ServiceHandlers, type WatchJobsResponse } from '@jobkeep/api';
+import { JobStore, type ServiceHandlers, type WatchJobsResponse } from '@jobkeep/api';
 import { JobkeepError, type StatusCodeName } from '@jobkeep/errors';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createJobStoreClient, watchJobs, type JobStoreClient } from './index.js';
+import { useScriptedServers } from './test-support/scripted-servers.js';
 
 /*
  * The iterator's own behaviour (where it resumes, what it retries, how it stops) is checked
@@ -18,21 +18,9 @@ const shorthand = (message: WatchJobsResponse) =>
   message.kind.case === 'event' ? `e${message.kind.value.revision}` : `p${message.kind.value?.revision}`;
 
 describe('watchJobs', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  });
-
-  async function serve(handlers: ServiceHandlers<typeof JobStore>): Promise<JobStoreClient> {
-    const server = new grpc.Server();
-    server.addService(grpcServiceDefinition(JobStore), implementService(JobStore, handlers));
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-    const client = createJobStoreClient(`127.0.0.1:${port}`);
-    cleanups.push(() => client.close(), () => server.forceShutdown());
-    return client;
-  }
+  const serveScripted = useScriptedServers();
+  const serve = (handlers: ServiceHandlers<typeof JobStore>): Promise<JobStoreClient> =>
+    serveScripted(JobStore, handlers, (target) => createJobStoreClient(target));
 
   it('resumes after the last revision seen through every transient failure, yielding each event once', async () => {
     const requested: bigint[] = [];

@@ -1,9 +1,8 @@
-import type { DescService } from '@bufbuild/protobuf';
-import * as grpc from '@grpc/grpc-js';
-import { ExecutionStore, JobState, JobStore, grpcServiceDefinition, implementService, type ServiceHandlers } from '@jobkeep/api';
+import { ExecutionStore, JobState, JobStore, type ServiceHandlers } from '@jobkeep/api';
 import { JobkeepError } from '@jobkeep/errors';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createExecutionStoreClient, createJobStoreClient, type JobStoreClient } from './index.js';
+import { useScriptedServers } from './test-support/scripted-servers.js';
 
 /*
  * The client's own behaviour (request ids, retries, deadlines) is checked against a real gRPC
@@ -11,26 +10,7 @@ import { createExecutionStoreClient, createJobStoreClient, type JobStoreClient }
  * through the real server in apps/server's tests.
  */
 describe('createJobStoreClient', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  });
-
-  /** A real server on a loopback port with the given handlers, and a client made by `connect`. */
-  async function serveWith<S extends DescService, C extends { close(): void }>(
-    service: S,
-    handlers: ServiceHandlers<S>,
-    connect: (target: string) => C,
-  ): Promise<C> {
-    const server = new grpc.Server();
-    server.addService(grpcServiceDefinition(service), implementService(service, handlers));
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-    const client = connect(`127.0.0.1:${port}`);
-    cleanups.push(() => client.close(), () => server.forceShutdown());
-    return client;
-  }
+  const serveWith = useScriptedServers();
 
   const serve = (handlers: ServiceHandlers<typeof JobStore>, clientOptions = {}): Promise<JobStoreClient> =>
     serveWith(JobStore, handlers, (target) => createJobStoreClient(target, clientOptions));

@@ -19,9 +19,31 @@ function checkLeaseLiveInTx(coordination: CoordinationDatabase, leaseId: number,
   }
 }
 
-/** Inserts the node, or replaces the record of a known id (un-archiving it) with this registration. */
+/**
+ * Refuses to move a node that is online under another live lease: two agents running under one
+ * node id would both act on the node's database (run its executions twice, place its jobs
+ * twice). An agent restarted after a crash finds its old lease still live, and waits for it to
+ * expire; an archived node, or one whose lease has ended, may be taken at once.
+ */
+function checkNotOnlineElsewhereInTx(coordination: CoordinationDatabase, node: NewNode, now: number): void {
+  const current = coordination
+    .statement('SELECT l.id, l.expire_time FROM nodes n JOIN leases l ON l.id = n.lease_id WHERE n.id = ? AND n.archived = 0')
+    .get(node.id) as { id: number; expire_time: number } | undefined;
+  if (current === undefined || current.id === node.leaseId || current.expire_time <= now) return;
+  throw failedPrecondition(
+    `node ${node.id} is online under lease ${current.id} until ${new Date(current.expire_time).toISOString()}: ` +
+      'another agent runs with this node id, or the last one stopped without revoking its lease. ' +
+      `Stop that agent, or revoke lease ${current.id}, or register once it has expired`,
+  );
+}
+
+/**
+ * Inserts the node, or replaces the record of a known id (un-archiving it) with this registration,
+ * unless the node is online under another lease.
+ */
 export function registerNodeInTx(coordination: CoordinationDatabase, node: NewNode, now: number): RegisteredNode {
   checkLeaseLiveInTx(coordination, node.leaseId, now);
+  checkNotOnlineElsewhereInTx(coordination, node, now);
   coordination
     .statement(
       `INSERT INTO nodes (id, kind, address, labels, capacity, lease_id, archived, register_time, unregister_time)

@@ -9,9 +9,10 @@ import type { Page, PageRequest } from './job-store.js';
 export interface NodeRegistryStore {
   /**
    * Records a node under a live lease. Registering an id that is already known replaces its
-   * kind, address, labels, capacity and lease, and un-archives it: a node that restarts simply
+   * kind, address, labels, capacity and lease, and un-archives it: a node that restarts
    * registers again under its new lease. An unknown lease is NOT_FOUND, an expired one
-   * FAILED_PRECONDITION.
+   * FAILED_PRECONDITION; so is a node online under another live lease (a second agent with the
+   * same id, or a crashed one whose lease has yet to expire), which keeps its registration.
    */
   register(input: RegisterNodeInput): Promise<RegisteredNode>;
   /** Archives a node (idempotent); NOT_FOUND when the id was never registered. */

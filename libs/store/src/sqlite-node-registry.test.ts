@@ -62,6 +62,34 @@ describe('SqliteNodeRegistry', () => {
     await rejection(registry.get('n-1'), 'NOT_FOUND');
   });
 
+  it('refuses a node online under another live lease, keeping its registration, and lets it go once that lease ends', async () => {
+    const { storage, registry, lease } = await open();
+    const first = await registry.register({ id: 'n-1', kind: 'compute', address: 'c:1', leaseId: lease });
+    expect(await registry.register({ id: 'n-1', kind: 'compute', address: 'c:1', labels: { again: 'yes' }, leaseId: lease })).toMatchObject({
+      leaseId: lease,
+      labels: { again: 'yes' },
+    });
+    time += 1_000;
+    const second = (await storage.leaseStore.grant(30)).id;
+    const message = await rejection(registry.register({ id: 'n-1', kind: 'compute', address: 'c:2', leaseId: second }), 'FAILED_PRECONDITION');
+    expect(message).toContain(`node n-1 is online under lease ${lease} until ${new Date(first.registerTime + 30_000).toISOString()}`);
+    expect(message).toContain(`revoke lease ${lease}`);
+    expect(await registry.get('n-1')).toMatchObject({ address: 'c:1', leaseId: lease, online: true, labels: { again: 'yes' } });
+
+    // Expired but not yet swept: the node is offline, and free.
+    time += 29_000;
+    expect(await registry.register({ id: 'n-1', kind: 'compute', address: 'c:2', leaseId: second })).toMatchObject({ address: 'c:2', leaseId: second, online: true });
+    // Revoked: free at once.
+    const third = (await storage.leaseStore.grant(30)).id;
+    await rejection(registry.register({ id: 'n-1', kind: 'compute', address: 'c:3', leaseId: third }), 'FAILED_PRECONDITION');
+    await storage.leaseStore.revoke(second);
+    expect(await registry.register({ id: 'n-1', kind: 'compute', address: 'c:3', leaseId: third })).toMatchObject({ leaseId: third, online: true });
+    // Archived: free at once, though its lease lives.
+    await registry.unregister('n-1');
+    const fourth = (await storage.leaseStore.grant(30)).id;
+    expect(await registry.register({ id: 'n-1', kind: 'compute', address: 'c:4', leaseId: fourth })).toMatchObject({ leaseId: fourth, online: true });
+  });
+
   it('takes a node offline when its lease expires, and keeps it offline once the lease is deleted', async () => {
     const { storage, registry } = await open();
     const lease = (await storage.leaseStore.grant(2)).id;

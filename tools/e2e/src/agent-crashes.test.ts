@@ -6,6 +6,8 @@ import { REQUESTER, allJobs, runsPerJob, untilAllEnded, useCluster } from './clu
 const COMPUTE = ['compute-1', 'compute-2', 'compute-3'];
 /** Short compute leases, so that a killed compute node goes offline within seconds. */
 const COMPUTE_ARGS = ['--lease-ttl-seconds', '2'];
+/** A short requester lease, so that a restarted requester waits seconds for its killed one's lease to expire. */
+const REQUESTER_ARGS = ['--lease-ttl-seconds', '2'];
 
 describe('agents that crash', () => {
   const startCluster = useCluster();
@@ -38,7 +40,7 @@ describe('agents that crash', () => {
   it('kill -9 of the requester mid-flight: after its restart every job completes, none run twice', async () => {
     const { cluster, jobs, executions } = await startCluster();
     for (const id of COMPUTE) await cluster.startCompute({ id, slots: 3 }, COMPUTE_ARGS);
-    await cluster.startRequester(REQUESTER);
+    await cluster.startRequester(REQUESTER, REQUESTER_ARGS);
     const created = await jobs.createBatch({ nodeId: REQUESTER, jobs: Array.from({ length: 60 }, () => ({ spec: { executor: 'sleep', sleepMs: 300 } })) });
 
     // Some jobs done, some running, some waiting: then the requester dies.
@@ -47,7 +49,7 @@ describe('agents that crash', () => {
     const atCrash = await allJobs(jobs);
     expect(atCrash.some((job) => job.state !== JobState.COMPLETED)).toBe(true);
 
-    await cluster.startRequester(REQUESTER);
+    await cluster.startRequester(REQUESTER, REQUESTER_ARGS);
     const ended = await untilAllEnded(jobs, 180_000);
     expect(ended.filter((job) => job.state !== JobState.COMPLETED).map((job) => [job.id, JobState[job.state], job.stateMessage])).toEqual([]);
     const runs = await runsPerJob(executions, COMPUTE);

@@ -345,7 +345,8 @@ export const OnlineFilterSchema: GenEnum<OnlineFilter> = /*@__PURE__*/
  */
 export const NodeRegistry: GenService<{
   /**
-   * Records a node (or re-registers it, with a new lease) and returns it.
+   * Records a node (or re-registers it, with a new lease) and returns it. A node online under
+   * another live lease is FAILED_PRECONDITION: one node id, one agent at a time.
    *
    * @generated from rpc jobkeep.v1.NodeRegistry.Register
    */
