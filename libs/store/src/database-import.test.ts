@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { computeMigrations } from './compute-schema.js';
 import { checkNodeDatabase } from './consistency-check.js';
 import { exportDatabase } from './database-export.js';
-import { importRows, parseExport, type ParsedExport } from './database-import.js';
+import { importRows } from './database-import.js';
 import type { NodeDatabaseKind } from './database-locations.js';
 import { migrate } from './migrations.js';
 import { parseRetentionSetting } from './retention-policy.js';
 import { requesterMigrations } from './requester-schema.js';
 import { openSqlite, type SqliteDatabase } from './sqlite-connection.js';
+import { StagedExport } from './staged-export.js';
 import { readStateCounters } from './state-counters.js';
 import type { Storage } from './storage.js';
 import { useTempStorage } from './test-support/temp-storage.js';
@@ -58,7 +59,7 @@ function newDatabase(file: string, kind: NodeDatabaseKind): SqliteDatabase {
 }
 
 /** The import inside one write transaction, as the caller makes it. */
-const importInTx = (db: SqliteDatabase, kind: NodeDatabaseKind, parsed: ParsedExport) => db.transaction(() => importRows(db, kind, parsed)).immediate();
+const importInTx = (db: SqliteDatabase, kind: NodeDatabaseKind, staged: StagedExport) => db.transaction(() => importRows(db, kind, staged)).immediate();
 
 function fingerprint(file: string): string {
   const hash = createHash('sha256');
@@ -77,6 +78,17 @@ function errorOf(work: () => unknown): { code?: string; message: string } {
 
 describe('database import', () => {
   const temp = useTempStorage();
+  const staged: StagedExport[] = [];
+  afterEach(() => {
+    for (const export_ of staged.splice(0)) export_.discard();
+  });
+  /** The lines read into a staging file under the test's directory, discarded after the test. */
+  const stage = async (lines: AsyncIterable<string> | Iterable<string>) => {
+    const export_ = await StagedExport.read(lines, temp.root());
+    staged.push(export_);
+    return export_;
+  };
+  const stagingLeft = () => fs.readdirSync(temp.root()).filter((name) => name.startsWith('.jobkeep-import-'));
 
   async function source(): Promise<Record<NodeDatabaseKind, string>> {
     const clock = { now: Date.UTC(2026, 0, 1) };
@@ -93,7 +105,7 @@ describe('database import', () => {
       expect(lines.some((line) => line.startsWith('{"table":"sqlite_sequence"'))).toBe(true);
       const copyFile = path.join(temp.root(), `copy-${kind}.db`);
       const copy = newDatabase(copyFile, kind);
-      expect(importInTx(copy, kind, await parseExport(lines))).toEqual({ rowsImported: lines.length - 1, unchanged: false });
+      expect(importInTx(copy, kind, await stage(lines))).toEqual({ rowsImported: lines.length - 1, unchanged: false });
       expect(exportLines(copyFile)).toEqual(lines);
       expect(checkNodeDatabase(kind, copyFile)).toEqual([]);
       const source = openSqlite(files[kind], false);
@@ -106,7 +118,7 @@ describe('database import', () => {
       source.close();
 
       const before = fingerprint(copyFile);
-      expect(importInTx(copy, kind, await parseExport(lines))).toEqual({ rowsImported: 0, unchanged: true });
+      expect(importInTx(copy, kind, await stage(lines))).toEqual({ rowsImported: 0, unchanged: true });
       expect(fingerprint(copyFile)).toBe(before);
       copy.close();
     }
@@ -114,7 +126,7 @@ describe('database import', () => {
 
   it('refuses a database that holds other rows, or differs in one value, and writes nothing', async () => {
     const files = await source();
-    const parsed = await parseExport(exportLines(files.requester));
+    const parsed = await stage(exportLines(files.requester));
     const otherFile = path.join(temp.root(), 'other.db');
     const other = newDatabase(otherFile, 'requester');
     other.prepare("INSERT INTO queue_holds (queue, message, hold_time) VALUES ('q', 'held', 1)").run();
@@ -153,36 +165,47 @@ describe('database import', () => {
       [[header, '{"table":"t","row":{"data":{"$base64":"**"}}}'], 'line 2: column "data" of t holds {"$base64":"**"}; a value is null, a number, a string or {"$base64": "..."}'],
     ];
     for (const [lines, message] of cases) {
-      await expect(parseExport(lines), message).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message });
+      await expect(stage(lines), message).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message });
+      expect(stagingLeft()).toEqual([]);
     }
     async function* asLines() {
       yield header;
+      yield '';
       yield '{"table":"store_meta","row":{"key":"compacted_revision","value":0}}';
     }
-    expect((await parseExport(asLines())).rows).toEqual([{ table: 'store_meta', row: { key: 'compacted_revision', value: 0 }, line: 2 }]);
+    const read = await stage(asLines());
+    expect([...read.rows()]).toEqual([{ table: 'store_meta', row: { key: 'compacted_revision', value: 0 }, line: 3 }]);
+    expect([read.rowCount, read.counts()]).toEqual([1, new Map([['store_meta', 1]])]);
+    read.discard();
+    expect(stagingLeft()).toEqual([]);
   });
 
   it('refuses the wrong kind, schema, table or column before writing anything', async () => {
     const files = await source();
-    const requester = await parseExport(exportLines(files.requester));
+    const lines = exportLines(files.requester);
     const file = path.join(temp.root(), 'target.db');
     const db = newDatabase(file, 'requester');
-    const jobLine = requester.rows.find((row) => row.table === 'jobs')!;
-    const { state: _state, ...stateless } = jobLine.row;
-    const schema = requester.header.schema;
-    const cases: [ParsedExport, NodeDatabaseKind, string, string][] = [
-      [await parseExport(exportLines(files.compute)), 'requester', 'INVALID_ARGUMENT', 'an export of a compute database cannot be imported into a requester database'],
-      [{ ...requester, header: { ...requester.header, kind: 'coordination' } }, 'requester', 'INVALID_ARGUMENT', 'only node databases can be imported; this is an export of coordination.db'],
-      [{ ...requester, header: { ...requester.header, schema: schema - 1 } }, 'requester', 'FAILED_PRECONDITION', `the export has schema version ${schema - 1}, the database schema version ${schema}; they must be the same`],
-      [{ ...requester, rows: [...requester.rows, { table: 'nope', row: {}, line: 99 }] }, 'requester', 'INVALID_ARGUMENT', 'line 99: a requester database has no table "nope"'],
-      [{ ...requester, rows: [...requester.rows, { table: 'job_state_counts', row: {}, line: 7 }] }, 'requester', 'INVALID_ARGUMENT', 'line 7: table job_state_counts is kept by triggers and is never imported'],
-      [{ ...requester, rows: [{ ...jobLine, row: { ...jobLine.row, extra: 1 } }] }, 'requester', 'INVALID_ARGUMENT', `line ${jobLine.line}: table jobs has no column "extra"`],
-      [{ ...requester, rows: [{ ...jobLine, row: stateless }] }, 'requester', 'INVALID_ARGUMENT', `line ${jobLine.line}: the row of jobs lacks column state`],
+    const header = JSON.parse(lines[0]!) as { kind: string; schema: number };
+    const withHeader = (changes: object) => [JSON.stringify({ ...header, ...changes }), ...lines.slice(1)];
+    const jobIndex = lines.findIndex((line) => line.startsWith('{"table":"jobs"'));
+    const jobRow = (JSON.parse(lines[jobIndex]!) as { row: Record<string, unknown> }).row;
+    const { state: _state, ...stateless } = jobRow;
+    const withJobRow = (row: object) => lines.map((line, i) => (i === jobIndex ? JSON.stringify({ table: 'jobs', row }) : line));
+    const end = lines.length + 1;
+    const cases: [string[], NodeDatabaseKind, string, string][] = [
+      [exportLines(files.compute), 'requester', 'INVALID_ARGUMENT', 'an export of a compute database cannot be imported into a requester database'],
+      [withHeader({ kind: 'coordination' }), 'requester', 'INVALID_ARGUMENT', 'only node databases can be imported; this is an export of coordination.db'],
+      [withHeader({ schema: header.schema - 1 }), 'requester', 'FAILED_PRECONDITION', `the export has schema version ${header.schema - 1}, the database schema version ${header.schema}; they must be the same`],
+      [[...lines, '{"table":"nope","row":{}}'], 'requester', 'INVALID_ARGUMENT', `line ${end}: a requester database has no table "nope"`],
+      [[...lines, '{"table":"job_state_counts","row":{}}'], 'requester', 'INVALID_ARGUMENT', `line ${end}: table job_state_counts is kept by triggers and is never imported`],
+      [withJobRow({ ...jobRow, extra: 1 }), 'requester', 'INVALID_ARGUMENT', `line ${jobIndex + 1}: table jobs has no column "extra"`],
+      [withJobRow(stateless), 'requester', 'INVALID_ARGUMENT', `line ${jobIndex + 1}: the row of jobs lacks column state`],
     ];
     const before = fingerprint(file);
-    for (const [parsed, kind, code, message] of cases) {
+    for (const [variant, kind, code, message] of cases) {
+      const export_ = await stage(variant);
       // Outside any transaction: a row written before the refusal would stay.
-      expect(errorOf(() => importRows(db, kind, parsed)), message).toMatchObject({ code, message });
+      expect(errorOf(() => importRows(db, kind, export_)), message).toMatchObject({ code, message });
     }
     expect(fingerprint(file)).toBe(before);
     expect(db.prepare('SELECT count(*) AS n FROM jobs').get()).toEqual({ n: 0 });

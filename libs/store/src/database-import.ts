@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
 import { failedPrecondition, invalidArgument } from '@jobkeep/errors';
 import { computeMigrations } from './compute-schema.js';
-import { EXPORT_FORMAT, EXPORT_VERSION, SEQUENCE_TABLE, TRIGGER_KEPT_TABLES, exportOrder, type ExportHeader } from './database-export.js';
+import { SEQUENCE_TABLE, TRIGGER_KEPT_TABLES, exportOrder } from './database-export.js';
 import type { NodeDatabaseKind } from './database-locations.js';
 import type { Migrations } from './migrations.js';
 import { requesterMigrations } from './requester-schema.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
+import type { ExportRow, StagedExport } from './staged-export.js';
 
 export interface ImportOutcome {
   rowsImported: number;
@@ -13,84 +14,7 @@ export interface ImportOutcome {
   unchanged: boolean;
 }
 
-export interface ExportRow {
-  table: string;
-  /** Column values as exported: null, numbers, strings, and blobs as `{"$base64": ...}`. */
-  row: Record<string, unknown>;
-  /** Its line in the export, for error messages. */
-  line?: number;
-}
-
-export interface ParsedExport {
-  header: ExportHeader;
-  rows: ExportRow[];
-}
-
-const KINDS: readonly string[] = ['coordination', 'requester', 'compute'];
 const MIGRATIONS: Record<NodeDatabaseKind, Migrations> = { requester: requesterMigrations, compute: computeMigrations };
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * Reads the lines of an export (as exportDatabase writes them) and checks their shape: a header
- * of this format first, then one row per line. Empty lines are skipped. The rows are checked
- * against a database by importRows.
- */
-export async function parseExport(lines: AsyncIterable<string> | Iterable<string>): Promise<ParsedExport> {
-  let header: ExportHeader | undefined;
-  const rows: ExportRow[] = [];
-  let number = 0;
-  for await (const text of lines) {
-    number++;
-    const line = text.trim();
-    if (line === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw invalidArgument(`line ${number}: not JSON (${(error as Error).message})`);
-    }
-    if (header === undefined) header = checkHeader(value, number);
-    else rows.push(checkRow(value, number));
-  }
-  if (header === undefined) throw invalidArgument(`line 1: the export is empty; it must start with a ${EXPORT_FORMAT} header`);
-  return { header, rows };
-}
-
-function checkHeader(value: unknown, line: number): ExportHeader {
-  const header = value as Partial<Record<keyof ExportHeader, unknown>>;
-  if (!isObject(value) || header.format !== EXPORT_FORMAT) {
-    throw invalidArgument(`line ${line}: not a ${EXPORT_FORMAT} header; an export starts with {"format":"${EXPORT_FORMAT}",...}`);
-  }
-  if (header.version !== EXPORT_VERSION) {
-    throw invalidArgument(`line ${line}: export format version ${JSON.stringify(header.version)} is not one this jobkeep reads (${EXPORT_VERSION})`);
-  }
-  if (typeof header.kind !== 'string' || !KINDS.includes(header.kind)) {
-    throw invalidArgument(`line ${line}: the header's kind must be one of ${KINDS.join(', ')}, not ${JSON.stringify(header.kind)}`);
-  }
-  if (!Number.isSafeInteger(header.schema) || (header.schema as number) < 0) {
-    throw invalidArgument(`line ${line}: the header's schema must be a schema version, not ${JSON.stringify(header.schema)}`);
-  }
-  return { format: EXPORT_FORMAT, version: EXPORT_VERSION, kind: header.kind as ExportHeader['kind'], schema: header.schema as number };
-}
-
-function checkRow(value: unknown, line: number): ExportRow {
-  const keys = isObject(value) ? Object.keys(value).sort().join(',') : '';
-  const { table, row } = value as { table: unknown; row: unknown };
-  if (keys !== 'row,table' || typeof table !== 'string' || table === '' || !isObject(row)) {
-    throw invalidArgument(`line ${line}: a row line must be {"table": NAME, "row": {COLUMN: VALUE, ...}}`);
-  }
-  for (const [column, cell] of Object.entries(row)) {
-    const blob = isObject(cell) && Object.keys(cell).join() === '$base64' && typeof cell.$base64 === 'string' && BASE64.test(cell.$base64);
-    if (!(cell === null || typeof cell === 'string' || (typeof cell === 'number' && Number.isFinite(cell)) || blob)) {
-      throw invalidArgument(`line ${line}: column ${JSON.stringify(column)} of ${table} holds ${JSON.stringify(cell)}; a value is null, a number, a string or {"$base64": "..."}`);
-    }
-  }
-  return { table, row, line };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** What importRows checks a row against: the columns of its table, and its key for comparisons. */
 interface TableShape {
@@ -100,15 +24,17 @@ interface TableShape {
 }
 
 /**
- * Loads `parsed` into `db`, an open node database of `kind` at the export's schema version,
- * inside the caller's write transaction (so that a failure leaves nothing behind). Into a
- * database as new (only what its migrations wrote) every row is inserted; the triggers rebuild
- * the counters as they go. A database that already holds exactly the export is left as it is
- * (an import run twice changes nothing); any other is refused. SQL is built from the names the
- * database reports, never from the export's text.
+ * Loads a staged export into `db`, an open node database of `kind` at the export's schema
+ * version, inside the caller's write transaction (so that a failure leaves nothing behind). Every
+ * row is first checked against the database's tables, so that a refusal writes nothing even
+ * outside a transaction. Into a database as new (only what its migrations wrote) every row is
+ * inserted; the triggers rebuild the counters as they go. A database that already holds exactly
+ * the export is left as it is (an import run twice changes nothing); any other is refused. SQL is
+ * built from the names the database reports, never from the export's text. The rows are read
+ * from the staging file in each pass, never held together.
  */
-export function importRows(db: SqliteDatabase, kind: NodeDatabaseKind, parsed: ParsedExport): ImportOutcome {
-  const { header, rows } = parsed;
+export function importRows(db: SqliteDatabase, kind: NodeDatabaseKind, staged: StagedExport): ImportOutcome {
+  const { header } = staged;
   if (header.kind === 'coordination') throw invalidArgument('only node databases can be imported; this is an export of coordination.db');
   if (header.kind !== kind) throw invalidArgument(`an export of a ${header.kind} database cannot be imported into a ${kind} database`);
   const schema = db.pragma('user_version', { simple: true }) as number;
@@ -116,11 +42,16 @@ export function importRows(db: SqliteDatabase, kind: NodeDatabaseKind, parsed: P
     throw failedPrecondition(`the export has schema version ${header.schema}, the database schema version ${schema}; they must be the same`);
   }
   const shapes = tableShapes(db);
-  const decoded = rows.map((entry, index) => ({ ...entry, line: entry.line ?? index + 2, row: decodeRow(entry, index, shapes, kind) }));
-  const difference = firstDifference(db, decoded, shapes);
+  for (const entry of staged.rows()) decodeRow(entry, shapes, kind);
+  const decoded = () => mapRows(staged.rows(), (entry) => ({ ...entry, row: decodeRow(entry, shapes, kind) }));
+  const difference = firstDifference(db, staged.counts(), decoded(), shapes);
   if (difference === undefined) return { rowsImported: 0, unchanged: true };
-  if (isNew(db, shapes, schema, kind)) return { rowsImported: insertAll(db, decoded, shapes), unchanged: false };
+  if (isNew(db, shapes, schema, kind)) return { rowsImported: insertAll(db, decoded(), shapes), unchanged: false };
   throw failedPrecondition(`database is not empty and differs from the export: ${difference}`);
+}
+
+function* mapRows<T>(rows: Iterable<ExportRow>, map: (row: ExportRow) => T): Generator<T> {
+  for (const row of rows) yield map(row);
 }
 
 function tableShapes(db: SqliteDatabase): Map<string, TableShape> {
@@ -135,8 +66,8 @@ function tableShapes(db: SqliteDatabase): Map<string, TableShape> {
 }
 
 /** A row with its blobs as bytes, once its table and columns are known to the database. */
-function decodeRow(entry: ExportRow, index: number, shapes: Map<string, TableShape>, kind: NodeDatabaseKind): Record<string, unknown> {
-  const where = `line ${entry.line ?? index + 2}`;
+function decodeRow(entry: ExportRow, shapes: Map<string, TableShape>, kind: NodeDatabaseKind): Record<string, unknown> {
+  const where = `line ${entry.line}`;
   const shape = shapes.get(entry.table);
   if (shape === undefined) {
     if (TRIGGER_KEPT_TABLES.has(entry.table)) throw invalidArgument(`${where}: table ${entry.table} is kept by triggers and is never imported`);
@@ -199,7 +130,7 @@ function canonical(row: Record<string, unknown>): string {
   return JSON.stringify(row, (_key, value: unknown) => (Buffer.isBuffer(value) ? { $base64: value.toString('base64') } : value));
 }
 
-function insertAll(db: SqliteDatabase, rows: Required<ExportRow>[], shapes: Map<string, TableShape>): number {
+function insertAll(db: SqliteDatabase, rows: Iterable<ExportRow>, shapes: Map<string, TableShape>): number {
   // Parents come first in an export; deferring still lets a cycle of references load.
   db.pragma('defer_foreign_keys = ON');
   // The only rows a new database holds are its migrations' seeds (store_meta's): replaced.
@@ -212,8 +143,10 @@ function insertAll(db: SqliteDatabase, rows: Required<ExportRow>[], shapes: Map<
     return (row: Record<string, unknown>) => statement.run(...columns.map((column) => row[column]));
   };
   const setSequence = db.prepare(`UPDATE ${SEQUENCE_TABLE} SET seq = ? WHERE name = ?`);
-  const sequences: Required<ExportRow>[] = [];
+  const sequences: ExportRow[] = [];
+  let inserted = 0;
   for (const entry of rows) {
+    inserted++;
     if (entry.table === SEQUENCE_TABLE) {
       sequences.push(entry);
       continue;
@@ -233,13 +166,11 @@ function insertAll(db: SqliteDatabase, rows: Required<ExportRow>[], shapes: Map<
   }
   const orphan = (db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[])[0];
   if (orphan !== undefined) throw invalidArgument(`the export is inconsistent: a row of ${orphan.table} refers to a row of ${orphan.parent} it does not hold`);
-  return rows.length;
+  return inserted;
 }
 
 /** How the database differs from the export, or undefined when it holds exactly its rows. */
-function firstDifference(db: SqliteDatabase, rows: Required<ExportRow>[], shapes: Map<string, TableShape>): string | undefined {
-  const exported = new Map<string, number>();
-  for (const { table } of rows) exported.set(table, (exported.get(table) ?? 0) + 1);
+function firstDifference(db: SqliteDatabase, exported: Map<string, number>, rows: Iterable<ExportRow>, shapes: Map<string, TableShape>): string | undefined {
   for (const table of shapes.keys()) {
     const held = countOf(db, table);
     if (held !== (exported.get(table) ?? 0)) return `table ${table} holds ${held} rows, the export ${exported.get(table) ?? 0}`;

@@ -3,13 +3,14 @@ import { failedPrecondition, invalidArgument, notFound } from '@jobkeep/errors';
 import type { Catalogue, CatalogueEntry } from './catalogue.js';
 import type { DatabasePool } from './database-pool.js';
 import { parseDatabaseName } from './database-names.js';
-import { importRows, parseExport, type ImportOutcome } from './database-import.js';
+import { importRows, type ImportOutcome } from './database-import.js';
 import { TERMINAL_EXECUTION_STATES } from './execution-model.js';
 import { checkNodeId } from './identifiers.js';
 import { TERMINAL_JOB_STATES } from './job-model.js';
 import type { NodeDrainer, DrainOptions, DrainOutcome } from './node-drain.js';
 import type { RetentionReport } from './retention.js';
 import type { RetentionRunner } from './retention-runner.js';
+import { StagedExport } from './staged-export.js';
 import { readStateCounters } from './state-counters.js';
 
 /**
@@ -18,7 +19,7 @@ import { readStateCounters } from './state-counters.js';
  * storage and are plain functions instead.
  */
 export interface StorageAdmin {
-  /** Loads an export into a new or empty node database, in one transaction (database-import.ts). */
+  /** Loads an export into a new or empty node database, in one transaction (database-import.ts), holding none of it in memory. */
   importDatabase(name: string, lines: AsyncIterable<string> | Iterable<string>): Promise<ImportOutcome>;
   /** Retention over one database or all of them; with `dryRun`, what it would do. */
   runRetention(name: string | undefined, dryRun: boolean): Promise<RetentionReport[]>;
@@ -27,25 +28,37 @@ export interface StorageAdmin {
   retireNode(nodeId: string): CatalogueEntry[];
 }
 
-export function storageAdmin(pool: DatabasePool, catalogue: Catalogue, retention: RetentionRunner, drainer: NodeDrainer): StorageAdmin {
+/** `stagingDir` holds the staging file of an import while it runs (see StagedExport). */
+export function storageAdmin(
+  pool: DatabasePool,
+  catalogue: Catalogue,
+  retention: RetentionRunner,
+  drainer: NodeDrainer,
+  stagingDir: string,
+): StorageAdmin {
   return {
     async importDatabase(name, lines) {
       const ref = parseDatabaseName(name);
       if (ref.kind === 'coordination') throw invalidArgument('only node databases can be imported; coordination.db is made by the server');
-      // Parsed whole before anything is created; a new file that the rows then fail to go into
-      // is removed again, so that bad input leaves nothing behind.
-      const parsed = await parseExport(lines);
-      if (parsed.header.kind !== ref.kind) {
-        throw invalidArgument(`an export of a ${parsed.header.kind} database cannot be imported into ${name}, a ${ref.kind} database`);
-      }
-      catalogue.checkTakesNewRecords(ref.nodeId, ref.kind);
-      const created = !fs.existsSync(pool.path(ref.kind, ref.nodeId));
-      const db = pool.get(ref.kind, ref.nodeId, true);
+      // Read whole into a staging file (in the data directory, which holds the space a database
+      // takes) before anything is created; a new database that the rows then fail to go into is
+      // removed again, so that bad input leaves nothing behind.
+      const staged = await StagedExport.read(lines, stagingDir);
       try {
-        return db.writeNow(() => importRows(db.db, ref.kind, parsed));
-      } catch (error) {
-        if (created) pool.discardNew(ref.kind, ref.nodeId);
-        throw error;
+        if (staged.header.kind !== ref.kind) {
+          throw invalidArgument(`an export of a ${staged.header.kind} database cannot be imported into ${name}, a ${ref.kind} database`);
+        }
+        catalogue.checkTakesNewRecords(ref.nodeId, ref.kind);
+        const created = !fs.existsSync(pool.path(ref.kind, ref.nodeId));
+        const db = pool.get(ref.kind, ref.nodeId, true);
+        try {
+          return db.writeNow(() => importRows(db.db, ref.kind, staged));
+        } catch (error) {
+          if (created) pool.discardNew(ref.kind, ref.nodeId);
+          throw error;
+        }
+      } finally {
+        staged.discard();
       }
     },
 

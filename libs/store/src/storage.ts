@@ -30,6 +30,7 @@ import type { WorkQueueStore } from './work-queue-store.js';
 import { SqliteWorkQueues } from './sqlite-work-queues.js';
 import type { BatchStore } from './batch-store.js';
 import { SqliteBatches } from './sqlite-batches.js';
+import { removeLeftoverStaging } from './staged-export.js';
 import { NodeDrainer } from './node-drain.js';
 import { storageAdmin, type StorageAdmin } from './storage-admin.js';
 import { resolveStoreLimits, type StoreLimits } from './store-limits.js';
@@ -115,6 +116,8 @@ export interface Storage {
 export function openStorage(settings: StorageSettings): Storage {
   const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
+  // Whoever opens the storage is the data directory's one writer: no import of another runs there.
+  removeLeftoverStaging(locations.dataDir);
   const connection = { durability: settings.durability, onStatement: settings.onStatement };
   // Always durable: a token or lease revoke, a lock release, must never come back after a power
   // loss. Its writes are group-committed like a node database's, which is where its speed comes from.
@@ -176,7 +179,7 @@ export function openStorage(settings: StorageSettings): Storage {
     nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, settings.clock),
     leaseStore,
     lockStore: locks,
-    admin: storageAdmin(pool, catalogue, retention, drainer),
+    admin: storageAdmin(pool, catalogue, retention, drainer, locations.dataDir),
     accessTokens: new SqliteAccessTokens(coordinationDatabase, clock),
     openDatabases: () => pool.openDatabaseCounts(),
     stopLockWaits: () => locks.close(),
