@@ -184,7 +184,8 @@ async function fileCases(dataDir: string, file: string, work: string, fileMib: n
   return { rows, bytes, exportMib: fs.statSync(exportFile).size / 2 ** 20 };
 }
 
-async function writeExport(file: string, to: string): Promise<void> {
+/** Writes the export of `file` to a new file `to`, as `jobkeep-admin export -o` does. */
+export async function writeExport(file: string, to: string): Promise<void> {
   const out = fs.createWriteStream(to, { flags: 'wx' });
   try {
     for (const line of exportDatabase(file).lines()) {

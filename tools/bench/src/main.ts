@@ -4,6 +4,7 @@ import { claimReturnBench, claimReturnTable } from './claim-return-bench.js';
 import { commitBench } from './commit-bench.js';
 import { grpcBench } from './grpc-bench.js';
 import { idOrderBench } from './id-order-bench.js';
+import { importMemoryBench } from './import-memory-bench.js';
 import { lockBench } from './lock-bench.js';
 import { markdownTable, type Measurement } from './measure.js';
 import { openBench } from './open-bench.js';
@@ -15,11 +16,11 @@ import { storeBench } from './store-bench.js';
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, returns, admin, commit, ids, peers and scale (all by
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, returns, admin, imports, commit, ids, peers and scale (all by
  * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,returns,admin,commit,ids,peers,scale').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,returns,admin,imports,commit,ids,peers,scale').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
@@ -28,6 +29,7 @@ const locks = cases.has('locks') ? await lockBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
 const returns = cases.has('returns') ? await claimReturnBench() : [];
 const admin = cases.has('admin') ? await adminBench(scale) : undefined;
+const imports = cases.has('imports') ? await importMemoryBench() : undefined;
 const commit = cases.has('commit') ? await commitBench(scale) : [];
 const ids = cases.has('ids') ? await idOrderBench(scale) : [];
 const peers = cases.has('peers') ? await peerBench() : undefined;
@@ -53,4 +55,4 @@ for (const [title, results, itemName] of sections) {
   if (results.length > 0) console.log(`\n## ${title}\n\n${markdownTable(results, itemName)}`);
 }
 if (returns.length > 0) console.log(`\n## Claims returned when their lease ends, store in process\n\n${claimReturnTable(returns)}`);
-for (const report of [peers, scaled]) if (report !== undefined) console.log(`\n${report.markdown}`);
+for (const report of [imports, peers, scaled]) if (report !== undefined) console.log(`\n${report.markdown}`);
