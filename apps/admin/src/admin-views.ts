@@ -117,6 +117,7 @@ export interface RetentionOutcomeView {
   failed: Record<string, number>;
   deleted: Record<string, number>;
   historyRowsRemoved: number;
+  batchesDeleted: number;
 }
 
 export interface ImportOutcome {

@@ -137,6 +137,7 @@ export function retentionFromWire(outcome: RetentionOutcome): RetentionOutcomeVi
     failed: sortedRecord(outcome.failed, Number),
     deleted: sortedRecord(outcome.deleted, Number),
     historyRowsRemoved: Number(outcome.historyRowsRemoved),
+    batchesDeleted: Number(outcome.batchesDeleted),
   };
 }
 

@@ -99,6 +99,7 @@ export function retentionFromStore(report: RetentionReport): RetentionOutcomeVie
     failed: sortedRecord(report.failed, Number),
     deleted: sortedRecord(report.deleted, Number),
     historyRowsRemoved: report.historyRowsRemoved,
+    batchesDeleted: report.batchesDeleted,
   };
 }
 

@@ -82,14 +82,19 @@ describe('jobkeep.v1.AdminService over gRPC: retention, drain and retire', () =>
       ids.push(job!.id);
     }
     await client.createJob({ nodeId: SOURCE, job: { name: 'live' } });
+    // A batch whose one job is cancelled: empty once retention deletes that job, and removed with it.
+    const { batch, jobIds } = await client.createBatch({ nodeId: SOURCE, jobs: [{ name: 'batched' }] });
+    await client.updateJobState({ nodeId: SOURCE, jobId: jobIds[0]!, newState: JobState.CANCELLED });
     await new Promise((resolve) => setTimeout(resolve, 5));
 
     const dry = await admin.runRetention({ database, dryRun: true });
-    expect(dry.outcomes).toEqual([expect.objectContaining({ database, deleted: { CANCELLED: 3n } })]);
-    expect((await client.listJobs({ nodeId: SOURCE })).jobs).toHaveLength(4);
+    expect(dry.outcomes).toEqual([expect.objectContaining({ database, deleted: { CANCELLED: 4n }, batchesDeleted: 1n })]);
+    expect((await client.listJobs({ nodeId: SOURCE })).jobs).toHaveLength(5);
+    expect((await client.getBatch({ nodeId: SOURCE, batchId: batch!.id })).batch?.id).toBe(batch!.id);
 
     const { outcomes } = await admin.runRetention({ database: '', dryRun: false });
-    expect(outcomes).toEqual([expect.objectContaining({ database, deleted: { CANCELLED: 3n } })]);
+    expect(outcomes).toEqual([expect.objectContaining({ database, deleted: { CANCELLED: 4n }, batchesDeleted: 1n })]);
+    await expect(client.getBatch({ nodeId: SOURCE, batchId: batch!.id })).rejects.toEqual(failsWith('NOT_FOUND', batch!.id));
     expect(outcomes[0]!.historyRowsRemoved).toBeGreaterThan(0n);
     expect((await client.listJobs({ nodeId: SOURCE })).jobs.map((job) => job.name)).toEqual(['live']);
     await expect(admin.runRetention({ database: 'coordination', dryRun: true })).rejects.toEqual(failsWith('INVALID_ARGUMENT', 'coordination'));

@@ -66,6 +66,7 @@ export function retentionOutcomeToWire(report: RetentionReport): MessageInitShap
     failed: bigintValues(report.failed),
     deleted: bigintValues(report.deleted),
     historyRowsRemoved: BigInt(report.historyRowsRemoved),
+    batchesDeleted: BigInt(report.batchesDeleted),
   };
 }
 

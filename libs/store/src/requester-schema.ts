@@ -122,4 +122,9 @@ export const requesterMigrations: Migrations = [
   DROP INDEX jobs_by_batch_create;
   CREATE INDEX jobs_by_batch_create ON jobs (batch_id, create_time, id) WHERE batch_id <> '';
   `,
+  `
+  -- Completed batches by when they completed: retention removes those that completed long ago
+  -- and hold no job any more, without reading the batches that have not.
+  CREATE INDEX batches_by_complete ON batches (complete_time) WHERE complete_time IS NOT NULL;
+  `,
 ];

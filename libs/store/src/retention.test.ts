@@ -150,6 +150,56 @@ describe('retention', () => {
     expect(reports).toEqual([expect.objectContaining({ nodeId: 'b-fine', deleted: { CANCELLED: 1 } })]);
   });
 
+  it('removes a batch once it completed as long ago as the shortest delete rule and holds no job, and a dry run says so first', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, 'COMPLETED=delete:1h,CANCELLED=delete:2h,RUNNING=fail:1h');
+    const { jobStore, batches } = storage;
+    const batchOf = async (ends: JobState[], requestId = '') => {
+      const created = await batches.createBatch(NODE, { jobs: ends.map(() => ({ state: 'QUEUED' as const })), requestId });
+      for (const [i, end] of ends.entries()) {
+        if (end === 'COMPLETED') await jobStore.updateJobState(NODE, { jobId: created.jobIds[i]!, newState: 'RUNNING' });
+        if (end !== 'QUEUED') await jobStore.updateJobState(NODE, { jobId: created.jobIds[i]!, newState: end });
+      }
+      return created.batch.id;
+    };
+    const done = await batchOf(['COMPLETED', 'COMPLETED'], 'req-done');
+    const live = await batchOf(['COMPLETED', 'QUEUED']); // never complete: kept
+    const mixed = await batchOf(['COMPLETED', 'CANCELLED']); // its CANCELLED job outlives the COMPLETED one
+    const running = await batchOf(['COMPLETED', 'RUNNING']); // failed by this pass, stamped now: kept
+    clock.now = t0 + 1.5 * HOUR;
+    const recent = await batchOf(['COMPLETED']); // completed too lately
+    const ids = async () => (await batches.listBatches(NODE, { pageSize: 10 })).items.map((batch) => batch.id).sort();
+
+    const [preview] = await storage.retention.runAll(rethrow, { dryRun: true });
+    expect(preview).toMatchObject({ deleted: { COMPLETED: 5 }, failed: { RUNNING: 1 }, batchesDeleted: 1 });
+    expect(await ids()).toEqual([done, live, mixed, running, recent].sort());
+    expect(await storage.retention.runAll(rethrow)).toEqual([preview]);
+    expect(await ids()).toEqual([live, mixed, running, recent].sort());
+    await expect(batches.getBatch(NODE, done)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A retried CreateBatch finds its request id, and says what became of its batch.
+    await expect(batches.createBatch(NODE, { jobs: [{}], requestId: 'req-done' })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+      message: `request_id req-done created batch ${done}, which has since been deleted`,
+    });
+
+    for (const [hours, deleted, left] of [
+      [2.5, { CANCELLED: 1 }, [live, running, recent]],
+      [3.5, { COMPLETED: 1 }, [live, running]],
+    ] as const) {
+      clock.now = t0 + hours * HOUR;
+      const [later] = await storage.retention.runAll(rethrow, { dryRun: true });
+      expect(later).toMatchObject({ deleted, batchesDeleted: 1 });
+      expect(await storage.retention.runAll(rethrow)).toEqual([later]);
+      expect(await ids()).toEqual([...left].sort());
+    }
+    storage.close();
+    const file = path.join(temp.dir(), `${NODE}-requester.db`);
+    expect(checkNodeDatabase('requester', file)).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT DISTINCT batch_id FROM batch_state_counts ORDER BY 1').all()).toEqual([live, running].sort().map((id) => ({ batch_id: id })));
+    db.close();
+  });
+
   it('reports in a dry run exactly what a real run then does, and writes nothing', async () => {
     const t0 = Date.UTC(2026, 5, 1);
     const { storage, clock } = openAt(t0, 'CANCELLED=delete:1h,COMPLETED=delete:1h,RUNNING=fail:1h', 'COMPLETED=delete:1h,RUNNING=fail:1h');

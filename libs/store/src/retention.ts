@@ -20,6 +20,8 @@ export interface RetentionReport {
   historyRowsRemoved: number;
   /** Watches must start after this revision; absent when nothing was compacted. */
   compactedRevision?: number;
+  /** Batches removed because they hold no job any more (see emptyBatchCutoff); 0 in compute databases. */
+  batchesDeleted: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function applyRetention(
 ): Promise<RetentionReport> {
   if (options.dryRun) return previewRetention(database(), kind, nodeId, policy, now);
   const { signal } = options;
-  const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0 };
+  const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0, batchesDeleted: 0 };
   for (const [state, rule] of Object.entries(policy)) {
     const cutoff = now - rule.olderThanMs;
     // The highest history revision of the records deleted so far: compacted once, at the end,
@@ -89,7 +91,42 @@ export async function applyRetention(
       report.compactedRevision = compaction.compactedRevision;
     }
   }
+  const batchCutoff = emptyBatchCutoff(kind, policy, now);
+  while (batchCutoff !== undefined && !signal?.aborted) {
+    const db = database();
+    const removed = await db.write(() => deleteEmptyBatchesInTx(db, batchCutoff));
+    report.batchesDeleted += removed;
+    if (removed < BATCH) break;
+    await yieldToIo();
+  }
   return report;
+}
+
+/**
+ * Before when a batch must have completed for retention to remove it once it holds no job: as
+ * long ago as the policy's shortest delete rule, so that a batch goes with (or after) its last
+ * jobs, and a batch that completed with no job of its own (every job a duplicate) lives as long
+ * as a job would. Undefined, and no batch is ever removed, without a delete rule: its jobs stay.
+ */
+function emptyBatchCutoff(kind: NodeDatabaseKind, policy: RetentionPolicy, now: number): number | undefined {
+  const ages = Object.values(policy).filter((rule) => rule.action === 'delete').map((rule) => rule.olderThanMs);
+  return kind === 'requester' && ages.length > 0 ? now - Math.min(...ages) : undefined;
+}
+
+/**
+ * The batches that completed before a cutoff (the first parameter) and hold no job, not counting
+ * the jobs `leaving` (an SQL condition on `jobs`): what deleteEmptyBatchesInTx removes.
+ */
+function oldEmptyBatches(leaving = 'false'): string {
+  return `FROM batches WHERE complete_time < ?
+    AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id AND jobs.batch_id <> '' AND NOT (${leaving}))`;
+}
+
+/** Removes up to BATCH empty batches that completed before `cutoff` (their counts go with them); returns how many. */
+function deleteEmptyBatchesInTx(db: NodeDatabase, cutoff: number): number {
+  const ids = (db.statement(`SELECT id ${oldEmptyBatches()} ORDER BY complete_time LIMIT ${BATCH}`).all(cutoff) as { id: string }[]).map((row) => row.id);
+  if (ids.length > 0) db.statement(`DELETE FROM batches WHERE id IN (${ids.map(() => '?').join(', ')})`).run(...ids);
+  return ids.length;
 }
 
 function staleIdsInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, cutoff: number): { id: string; modify_time: number }[] {
@@ -135,7 +172,7 @@ function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, 
 function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: string, policy: RetentionPolicy, now: number): RetentionReport {
   const { table, records, recordColumn } = HISTORY_TABLES[kind];
   return db.read(() => {
-    const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0 };
+    const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0, batchesDeleted: 0 };
     let highestMark = 0;
     for (const [state, rule] of Object.entries(policy)) {
       const cutoff = now - rule.olderThanMs;
@@ -163,6 +200,17 @@ function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: stri
         )
         .get(highestMark) as { rows: number };
       report.historyRowsRemoved += orphans.rows;
+    }
+    const batchCutoff = emptyBatchCutoff(kind, policy, now);
+    if (batchCutoff !== undefined) {
+      // Empty once the pass has deleted every job the delete rules take (a job a fail rule moves
+      // is stamped now, and stays): a batch none of whose jobs is left out.
+      const rules = Object.entries(policy).filter(([, rule]) => rule.action === 'delete');
+      const deletable = rules.map(() => `(jobs.state = ? AND jobs.modify_time < ? AND ${NOT_FROZEN})`).join(' OR ');
+      const { count } = db
+        .statement(`SELECT count(*) AS count ${oldEmptyBatches(deletable)}`)
+        .get(batchCutoff, ...rules.flatMap(([state, rule]) => [state, now - rule.olderThanMs])) as { count: number };
+      report.batchesDeleted = count;
     }
     return report;
   });

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@jobkeep/errors';
+import { alreadyExists, invalidArgument } from '@jobkeep/errors';
 import type { BatchQuery, BatchReport, BatchReportQuery, BatchStore, CreateBatchInput, CreatedBatch } from './batch-store.js';
 import { MAX_BATCH_JOBS } from './batch-store.js';
 import { selectBatchInTx, selectBatchesInTx, selectFailedJobsInTx } from './batch-reads.js';
@@ -63,6 +63,10 @@ export class SqliteBatches implements BatchStore {
       if (earlier !== undefined) {
         // The first answer, as it was; the batch as it is now.
         const first = JSON.parse(earlier.response ?? '{"jobIds":[],"revision":0}') as { jobIds: string[]; revision: number };
+        if (db.statement('SELECT 1 FROM batches WHERE id = ?').get(earlier.recordId) === undefined) {
+          // Retention removed it once it held no job (retention.ts): there is no batch to answer with.
+          throw alreadyExists(`request_id ${requestId} created batch ${earlier.recordId}, which has since been deleted`);
+        }
         return { batch: selectBatchInTx(db, earlier.recordId), ...first };
       }
       const id = insertBatchInTx(db, batch, now);
