@@ -32,7 +32,9 @@ import { JobkeepError } from '@jobkeep/errors';
  * 6. A compute node that restarts fails its live executions (BID_ACCEPTED, RUNNING,
  *    PUBLISHING) with the message "node restart", so that R retries them. A requester that
  *    restarts rescans its non-terminal jobs, and resumes its watch from the revision it saved
- *    in its checkpoint `WATCH_CHECKPOINT`.
+ *    in its checkpoint `WATCH_CHECKPOINT`. Either registers through `registerNode` first, which
+ *    waits while the node is online under another lease: one agent acts for a node at a time,
+ *    and a restarted one starts once its predecessor's lease has ended.
  */
 
 /** The checkpoint in which a requester saves the last revision of its database it has acted on. */
