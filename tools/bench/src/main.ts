@@ -12,20 +12,22 @@ import { peerBench } from './peer-bench.js';
 import { queueBench } from './queue-bench.js';
 import { scaleBench } from './scale-bench.js';
 import { storeBench } from './store-bench.js';
+import { tokenBench } from './token-bench.js';
 
 /**
  * `npx nx run @jobkeep/bench:bench`. JOBKEEP_BENCH_SCALE multiplies the operation counts;
  * JOBKEEP_BENCH_OPEN_EXECUTIONS sets the size of the database the restart case opens;
- * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, queues, returns, admin, imports, commit, ids, peers and scale (all by
+ * JOBKEEP_BENCH_CASES picks among store, grpc, open, locks, tokens, queues, returns, admin, imports, commit, ids, peers and scale (all by
  * default); the settings of peers and scale are listed in the README's Benchmarks section.
  */
 const scale = Number(process.env.JOBKEEP_BENCH_SCALE ?? '1');
-const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,queues,returns,admin,imports,commit,ids,peers,scale').split(','));
+const cases = new Set((process.env.JOBKEEP_BENCH_CASES ?? 'store,grpc,open,locks,tokens,queues,returns,admin,imports,commit,ids,peers,scale').split(','));
 const store = cases.has('store') ? await storeBench(scale) : [];
 const grpc = cases.has('grpc') ? await grpcBench(scale) : [];
 const openExecutions = Number(process.env.JOBKEEP_BENCH_OPEN_EXECUTIONS ?? '1000000');
 const open = cases.has('open') ? await openBench(openExecutions) : { results: [], fileMb: 0 };
 const locks = cases.has('locks') ? await lockBench(scale) : [];
+const tokens = cases.has('tokens') ? await tokenBench(scale) : [];
 const queues = cases.has('queues') ? await queueBench(scale) : { claims: [], bulk: [] };
 const returns = cases.has('returns') ? await claimReturnBench() : [];
 const admin = cases.has('admin') ? await adminBench(scale) : undefined;
@@ -42,6 +44,7 @@ const sections: [title: string, results: Measurement[], itemName?: string][] = [
   ['gRPC, server in its own process, one client process', grpc],
   [`Restart recovery: opening a compute database (${open.fileMb.toFixed(0)} MiB)`, open.results],
   ['Locks, server in its own process, one client process', locks],
+  ['Tokens: what authentication costs a lock, server in its own process, one client process', tokens],
   ['Work queues: ClaimJob by queue depth, store in process and gRPC (server in its own process)', queues.claims],
   ['Bulk create: jobs per second, store in process and gRPC (server in its own process)', queues.bulk, 'jobs'],
   ['Admin: drain of a requester node, store in process', admin?.drain ?? [], 'jobs'],
