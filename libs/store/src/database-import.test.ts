@@ -175,7 +175,7 @@ describe('database import', () => {
     }
     const read = await stage(asLines());
     expect([...read.rows()]).toEqual([{ table: 'store_meta', row: { key: 'compacted_revision', value: 0 }, line: 3 }]);
-    expect([read.rowCount, read.counts()]).toEqual([1, new Map([['store_meta', 1]])]);
+    expect(read.counts()).toEqual(new Map([['store_meta', 1]]));
     read.discard();
     expect(stagingLeft()).toEqual([]);
   });

@@ -28,8 +28,6 @@ const ROWS_PER_COMMIT = 10_000;
 export class StagedExport {
   private constructor(
     readonly header: ExportHeader,
-    /** Rows, not counting the header. */
-    readonly rowCount: number,
     private readonly db: Database.Database,
     private readonly dir: string,
   ) {}
@@ -68,7 +66,7 @@ export class StagedExport {
       }
       db.exec('COMMIT');
       if (header === undefined) throw invalidArgument(`line 1: the export is empty; it must start with a ${EXPORT_FORMAT} header`);
-      return new StagedExport(header, rows, db, dir);
+      return new StagedExport(header, db, dir);
     } catch (error) {
       db.close();
       fs.rmSync(dir, { recursive: true, force: true });
