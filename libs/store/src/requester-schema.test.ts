@@ -19,9 +19,10 @@ describe('the requester schema', () => {
     const file = storage.locations.nodeDatabasePath('requester', NODE);
     storage.close();
 
-    // The file as schema version 4 left it: both indexes over every row.
+    // The file as schema version 4 left it: both indexes over every row, and none of completed batches.
     const raw = new Database(file);
     raw.exec(`
+      DROP INDEX batches_by_complete;
       DROP INDEX job_history_by_execution;
       CREATE INDEX job_history_by_execution ON job_history (execution_id, revision);
       DROP INDEX jobs_by_batch_create;
@@ -42,6 +43,7 @@ describe('the requester schema', () => {
       const indexSql = (name: string) => (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string }).sql;
       expect(indexSql('job_history_by_execution')).toMatch(/WHERE execution_id <> ''$/);
       expect(indexSql('jobs_by_batch_create')).toMatch(/WHERE batch_id <> ''$/);
+      expect(indexSql('batches_by_complete')).toMatch(/WHERE complete_time IS NOT NULL$/);
       // The partial indexes hold exactly the rows they are for.
       expect(db.prepare("SELECT count(*) FROM job_history INDEXED BY job_history_by_execution WHERE execution_id <> ''").pluck().get()).toBe(2);
       expect(db.prepare("SELECT count(*) FROM jobs INDEXED BY jobs_by_batch_create WHERE batch_id <> ''").pluck().get()).toBe(2);
