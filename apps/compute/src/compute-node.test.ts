@@ -206,16 +206,19 @@ describe('the compute node agent', () => {
 
     // A third one waiting is stopped by SIGTERM, and goes without a trace: its lease is revoked.
     const leases = createLeaseClient(address);
-    const leaseIds = async () => (await leases.list({ pageSize: 100 })).leases.map((lease) => lease.id).sort();
-    const before = await leaseIds();
-    const third = processes.launch(COMPUTE_MAIN, args);
-    await third.waitFor('node online under another lease; waiting for it to end');
-    expect((await leaseIds()).length).toBe(before.length + 1);
-    third.child.kill('SIGTERM');
-    expect(await third.exited).toBe(0);
-    expect(third.lines.some((line) => line.msg === 'compute node stopped before it was ready')).toBe(true);
-    expect(await leaseIds()).toEqual(before);
-    leases.close();
+    try {
+      const leaseIds = async () => (await leases.list({ pageSize: 100 })).leases.map((lease) => lease.id).sort();
+      const before = await leaseIds();
+      const third = processes.launch(COMPUTE_MAIN, args);
+      await third.waitFor('node online under another lease; waiting for it to end');
+      expect((await leaseIds()).length).toBe(before.length + 1);
+      third.child.kill('SIGTERM');
+      expect(await third.exited).toBe(0);
+      expect(third.lines.some((line) => line.msg === 'compute node stopped before it was ready')).toBe(true);
+      expect(await leaseIds()).toEqual(before);
+    } finally {
+      leases.close();
+    }
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
