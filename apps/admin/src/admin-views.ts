@@ -118,6 +118,7 @@ export interface RetentionOutcomeView {
   deleted: Record<string, number>;
   historyRowsRemoved: number;
   batchesDeleted: number;
+  requestIdsRemoved: number;
 }
 
 export interface ImportOutcome {

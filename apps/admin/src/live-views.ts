@@ -138,6 +138,7 @@ export function retentionFromWire(outcome: RetentionOutcome): RetentionOutcomeVi
     deleted: sortedRecord(outcome.deleted, Number),
     historyRowsRemoved: Number(outcome.historyRowsRemoved),
     batchesDeleted: Number(outcome.batchesDeleted),
+    requestIdsRemoved: Number(outcome.requestIdsRemoved),
   };
 }
 

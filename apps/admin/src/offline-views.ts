@@ -100,6 +100,7 @@ export function retentionFromStore(report: RetentionReport): RetentionOutcomeVie
     deleted: sortedRecord(report.deleted, Number),
     historyRowsRemoved: report.historyRowsRemoved,
     batchesDeleted: report.batchesDeleted,
+    requestIdsRemoved: report.requestIdsRemoved,
   };
 }
 

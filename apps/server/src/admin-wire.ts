@@ -67,6 +67,7 @@ export function retentionOutcomeToWire(report: RetentionReport): MessageInitShap
     deleted: bigintValues(report.deleted),
     historyRowsRemoved: BigInt(report.historyRowsRemoved),
     batchesDeleted: BigInt(report.batchesDeleted),
+    requestIdsRemoved: BigInt(report.requestIdsRemoved),
   };
 }
 

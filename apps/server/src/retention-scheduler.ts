@@ -63,7 +63,7 @@ export class RetentionScheduler {
 
   private record(report: RetentionReport): void {
     this.lastRun.set(`${report.kind}:${report.nodeId}`, Date.now());
-    const changed = Object.keys(report.failed).length + Object.keys(report.deleted).length + report.batchesDeleted > 0;
+    const changed = Object.keys(report.failed).length + Object.keys(report.deleted).length + report.batchesDeleted + report.requestIdsRemoved > 0;
     // A pass that changed nothing is worth a line only when debugging.
     this.logger[changed ? 'info' : 'debug'](report, changed ? 'retention applied' : 'retention found nothing to do');
   }

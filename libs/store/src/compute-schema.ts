@@ -75,4 +75,8 @@ export const computeMigrations: Migrations = [
   ) STRICT, WITHOUT ROWID;
   ${CHECKPOINTS_AND_META}
   `,
+  `
+  -- Request ids by age: retention forgets them once older than REQUEST_ID_MEMORY_MS (retention.ts).
+  CREATE INDEX request_ids_by_create ON request_ids (create_time);
+  `,
 ];

@@ -19,9 +19,12 @@ describe('the requester schema', () => {
     const file = storage.locations.nodeDatabasePath('requester', NODE);
     storage.close();
 
-    // The file as schema version 4 left it: both indexes over every row, and none of completed batches.
+    // The file as schema version 4 left it: both indexes over every row, none of completed
+    // batches, and request ids by their key alone.
     const raw = new Database(file);
     raw.exec(`
+      DROP INDEX request_ids_by_record;
+      DROP INDEX request_ids_by_create;
       DROP INDEX batches_by_complete;
       DROP INDEX job_history_by_execution;
       CREATE INDEX job_history_by_execution ON job_history (execution_id, revision);
@@ -44,6 +47,8 @@ describe('the requester schema', () => {
       expect(indexSql('job_history_by_execution')).toMatch(/WHERE execution_id <> ''$/);
       expect(indexSql('jobs_by_batch_create')).toMatch(/WHERE batch_id <> ''$/);
       expect(indexSql('batches_by_complete')).toMatch(/WHERE complete_time IS NOT NULL$/);
+      expect(indexSql('request_ids_by_record')).toMatch(/ON request_ids \(record_id\)$/);
+      expect(indexSql('request_ids_by_create')).toMatch(/ON request_ids \(create_time\)$/);
       // The partial indexes hold exactly the rows they are for.
       expect(db.prepare("SELECT count(*) FROM job_history INDEXED BY job_history_by_execution WHERE execution_id <> ''").pluck().get()).toBe(2);
       expect(db.prepare("SELECT count(*) FROM jobs INDEXED BY jobs_by_batch_create WHERE batch_id <> ''").pluck().get()).toBe(2);

@@ -127,4 +127,11 @@ export const requesterMigrations: Migrations = [
   -- and hold no job any more, without reading the batches that have not.
   CREATE INDEX batches_by_complete ON batches (complete_time) WHERE complete_time IS NOT NULL;
   `,
+  `
+  -- Request ids by the record they name, which a drain moves with its job, and by age: retention
+  -- forgets them once older than REQUEST_ID_MEMORY_MS (retention.ts), instead of keeping every
+  -- create's id, and every batch's list of job ids, for ever.
+  CREATE INDEX request_ids_by_record ON request_ids (record_id);
+  CREATE INDEX request_ids_by_create ON request_ids (create_time);
+  `,
 ];

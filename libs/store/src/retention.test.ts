@@ -200,6 +200,47 @@ describe('retention', () => {
     db.close();
   });
 
+  it('forgets the request ids of creates a day old, in both kinds of database, so that a create retried later is a new one', async () => {
+    const t0 = Date.UTC(2026, 5, 1);
+    const { storage, clock } = openAt(t0, 'COMPLETED=delete:7d', 'COMPLETED=delete:7d');
+    const { jobStore, batches, executionStore } = storage;
+    const createJob = async (requestId: string) => (await jobStore.createJob(NODE, { requestId })).job.id;
+    const createExecution = async (requestId: string) => (await executionStore.createExecution(NODE, { jobId: 'j-1', requesterNodeId: 'r', requestId })).id;
+    // More than one retention transaction of them.
+    const old: string[] = [];
+    for (let i = 0; i < 520; i++) old.push(await createJob(`old-${i}`));
+    const oldBatch = (await batches.createBatch(NODE, { jobs: [{}, {}], requestId: 'old-batch' })).batch.id;
+    const oldExecution = await createExecution('old-execution');
+    clock.now = t0 + 23 * HOUR;
+    const recent = await createJob('recent');
+    const recentExecution = await createExecution('recent-execution');
+
+    clock.now = t0 + 25 * HOUR;
+    const preview = await storage.retention.runAll(rethrow, { dryRun: true });
+    expect(preview).toEqual([
+      expect.objectContaining({ kind: 'compute', requestIdsRemoved: 1, deleted: {} }),
+      expect.objectContaining({ kind: 'requester', requestIdsRemoved: 521, deleted: {}, batchesDeleted: 0 }),
+    ]);
+    expect(await storage.retention.runAll(rethrow)).toEqual(preview);
+
+    // A day-old request id is free again; a younger one still answers with its first create.
+    expect(await createJob('recent')).toBe(recent);
+    expect(await createExecution('recent-execution')).toBe(recentExecution);
+    const again = await createJob('old-0');
+    expect(again).not.toBe(old[0]);
+    expect((await batches.createBatch(NODE, { jobs: [{}], requestId: 'old-batch' })).batch.id).not.toBe(oldBatch);
+    expect(await createExecution('old-execution')).not.toBe(oldExecution);
+    // Only the request ids went: the records they created are all still there.
+    expect((await jobStore.getJob(NODE, { id: old[519]! })).id).toBe(old[519]);
+    expect((await executionStore.getExecution(NODE, oldExecution)).id).toBe(oldExecution);
+    expect(await storage.retention.runAll(rethrow, { dryRun: true })).toEqual([
+      expect.objectContaining({ kind: 'compute', requestIdsRemoved: 0 }),
+      expect.objectContaining({ kind: 'requester', requestIdsRemoved: 0 }),
+    ]);
+    storage.close();
+    for (const kind of ['requester', 'compute'] as const) expect(checkNodeDatabase(kind, path.join(temp.dir(), `${NODE}-${kind}.db`))).toEqual([]);
+  });
+
   it('reports in a dry run exactly what a real run then does, and writes nothing', async () => {
     const t0 = Date.UTC(2026, 5, 1);
     const { storage, clock } = openAt(t0, 'CANCELLED=delete:1h,COMPLETED=delete:1h,RUNNING=fail:1h', 'COMPLETED=delete:1h,RUNNING=fail:1h');

@@ -22,6 +22,8 @@ export interface RetentionReport {
   compactedRevision?: number;
   /** Batches removed because they hold no job any more (see emptyBatchCutoff); 0 in compute databases. */
   batchesDeleted: number;
+  /** Request ids of creates older than REQUEST_ID_MEMORY_MS, forgotten. */
+  requestIdsRemoved: number;
 }
 
 /**
@@ -30,6 +32,16 @@ export interface RetentionReport {
  * batches the pass yields to I/O, so keep-alives and other calls go on during a long pass.
  */
 const BATCH = 500;
+
+/**
+ * How long a create's request id is remembered, whatever became of its record since: a create
+ * retried with it within this time gets the first one's answer, or learns that its record has
+ * been deleted; a create after that is a new one. A day is far beyond any client's retries, as
+ * public APIs that take idempotency keys commonly keep them for about that long. Forgetting
+ * them is what keeps the request ids of a database that retention keeps small from growing with
+ * every create ever made (a batch's holds all its job ids).
+ */
+export const REQUEST_ID_MEMORY_MS = 24 * 3_600_000;
 
 const failInTx: Record<NodeDatabaseKind, (db: NodeDatabase, id: string, message: string, now: number) => void> = {
   requester: failJobInTx,
@@ -63,7 +75,7 @@ export async function applyRetention(
 ): Promise<RetentionReport> {
   if (options.dryRun) return previewRetention(database(), kind, nodeId, policy, now);
   const { signal } = options;
-  const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0, batchesDeleted: 0 };
+  const report = emptyReport(kind, nodeId);
   for (const [state, rule] of Object.entries(policy)) {
     const cutoff = now - rule.olderThanMs;
     // The highest history revision of the records deleted so far: compacted once, at the end,
@@ -92,14 +104,41 @@ export async function applyRetention(
     }
   }
   const batchCutoff = emptyBatchCutoff(kind, policy, now);
-  while (batchCutoff !== undefined && !signal?.aborted) {
+  if (batchCutoff !== undefined) report.batchesDeleted = await deleteInBatches(database, signal, (db) => deleteEmptyBatchesInTx(db, batchCutoff));
+  const requestIdCutoff = now - REQUEST_ID_MEMORY_MS;
+  report.requestIdsRemoved = await deleteInBatches(database, signal, (db) => forgetRequestIdsInTx(db, requestIdCutoff));
+  return report;
+}
+
+function emptyReport(kind: NodeDatabaseKind, nodeId: string): RetentionReport {
+  return { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0, batchesDeleted: 0, requestIdsRemoved: 0 };
+}
+
+/**
+ * Runs `deleteInTx`, which removes up to BATCH rows and says how many, one transaction at a
+ * time until it removes fewer or the pass is aborted, yielding to I/O in between; returns the total.
+ */
+async function deleteInBatches(
+  database: () => NodeDatabase,
+  signal: AbortSignal | undefined,
+  deleteInTx: (db: NodeDatabase) => number,
+): Promise<number> {
+  let total = 0;
+  while (!signal?.aborted) {
     const db = database();
-    const removed = await db.write(() => deleteEmptyBatchesInTx(db, batchCutoff));
-    report.batchesDeleted += removed;
+    const removed = await db.write(() => deleteInTx(db));
+    total += removed;
     if (removed < BATCH) break;
     await yieldToIo();
   }
-  return report;
+  return total;
+}
+
+/** Forgets up to BATCH request ids of creates made before `cutoff`, oldest first; returns how many. */
+function forgetRequestIdsInTx(db: NodeDatabase, cutoff: number): number {
+  return db
+    .statement(`DELETE FROM request_ids WHERE request_id IN (SELECT request_id FROM request_ids WHERE create_time < ? ORDER BY create_time LIMIT ${BATCH})`)
+    .run(cutoff).changes;
 }
 
 /**
@@ -172,7 +211,7 @@ function deleteOldInTx(db: NodeDatabase, kind: NodeDatabaseKind, state: string, 
 function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: string, policy: RetentionPolicy, now: number): RetentionReport {
   const { table, records, recordColumn } = HISTORY_TABLES[kind];
   return db.read(() => {
-    const report: RetentionReport = { kind, nodeId, failed: {}, deleted: {}, historyRowsRemoved: 0, batchesDeleted: 0 };
+    const report = emptyReport(kind, nodeId);
     let highestMark = 0;
     for (const [state, rule] of Object.entries(policy)) {
       const cutoff = now - rule.olderThanMs;
@@ -212,6 +251,7 @@ function previewRetention(db: NodeDatabase, kind: NodeDatabaseKind, nodeId: stri
         .get(batchCutoff, ...rules.flatMap(([state, rule]) => [state, now - rule.olderThanMs])) as { count: number };
       report.batchesDeleted = count;
     }
+    report.requestIdsRemoved = (db.statement('SELECT count(*) AS count FROM request_ids WHERE create_time < ?').get(now - REQUEST_ID_MEMORY_MS) as { count: number }).count;
     return report;
   });
 }

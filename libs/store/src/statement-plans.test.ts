@@ -24,12 +24,14 @@ describe('the plans of the statements a workload runs', () => {
     });
     // Opening and migrating run once per file, not per call: they are left out.
     await storage.jobStore.createJob('req-1', {});
+    await storage.jobStore.createJob('req-2', {});
     await storage.executionStore.createExecution('cmp-1', { jobId: 'j-0', requesterNodeId: 'req-1' });
     recording = true;
     await runWorkload(storage);
     const files = [
       storage.locations.nodeDatabasePath('requester', 'req-1'),
       storage.locations.nodeDatabasePath('compute', 'cmp-1'),
+      storage.locations.nodeDatabasePath('requester', 'req-2'),
       storage.locations.coordinationPath,
     ];
     storage.close();
@@ -195,6 +197,9 @@ async function runWorkload(storage: Storage): Promise<void> {
     await storage.retention.runOne('compute', compute, { dryRun });
   }
   await registry.unregister(requester);
+
+  // A drain moves the live jobs, their request ids with them, to another requester.
+  await storage.admin.drainNode(requester, 'req-2');
 }
 
 /** Statements whose plan could hold a scan: reads, changes by condition, and inserts from a query. */

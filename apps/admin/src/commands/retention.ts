@@ -53,8 +53,15 @@ export function retentionCommand(): Command {
           }
           printLine(
             table(
-              ['DATABASE', dryRun ? 'WOULD FAIL' : 'FAILED', dryRun ? 'WOULD DELETE' : 'DELETED', 'HISTORY ROWS', 'BATCHES'],
-              outcomes.map((outcome) => [outcome.database, pairs(outcome.failed), pairs(outcome.deleted), outcome.historyRowsRemoved, outcome.batchesDeleted]),
+              ['DATABASE', dryRun ? 'WOULD FAIL' : 'FAILED', dryRun ? 'WOULD DELETE' : 'DELETED', 'HISTORY ROWS', 'BATCHES', 'REQUEST IDS'],
+              outcomes.map((outcome) => [
+                outcome.database,
+                pairs(outcome.failed),
+                pairs(outcome.deleted),
+                outcome.historyRowsRemoved,
+                outcome.batchesDeleted,
+                outcome.requestIdsRemoved,
+              ]),
             ),
           );
         },

@@ -255,7 +255,8 @@ export type CreateJobRequest = Message<"jobkeep.v1.CreateJobRequest"> & {
   job?: Job | undefined;
 
   /**
-   * Optional idempotency key: a retry with the same key returns the job first created.
+   * Optional idempotency key: a retry with the same key returns the job first created. Kept
+   * for at least a day; retention, when configured, forgets older keys.
    *
    * @generated from field: string request_id = 3;
    */
@@ -1642,7 +1643,8 @@ export type CreateBatchRequest = Message<"jobkeep.v1.CreateBatchRequest"> & {
   jobs: Job[];
 
   /**
-   * Optional idempotency key: a retry with the same key returns the batch first created.
+   * Optional idempotency key: a retry with the same key returns the batch first created. Kept
+   * for at least a day, as CreateJob's.
    *
    * @generated from field: string request_id = 4;
    */
