@@ -102,6 +102,7 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
   };
   try {
     const onUnexpectedError = (error: unknown, method: string) => logger.error({ err: error, method }, 'unexpected error');
+    finishInterruptedDrains(storage, logger);
     const authenticate = config.auth === 'token' ? await tokenAdmission(storage) : undefined;
     // Who calls first, then what they send: a caller the server does not admit learns nothing
     // from the request rules. Every request message is checked before its handler sees it.
@@ -144,6 +145,20 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
     server.forceShutdown();
     storage.close();
     throw error;
+  }
+}
+
+/**
+ * The jobs a drain killed mid-way left frozen refuse every change until their move is finished:
+ * that is done before the first call can meet them, rather than whenever an operator runs the
+ * drain again. The drain's remaining jobs wait for that run.
+ */
+function finishInterruptedDrains(storage: Storage, logger: Logger): void {
+  const finished = storage.admin.finishInterruptedDrains((sourceNodeId, error) =>
+    logger.error({ err: error, sourceNodeId }, 'could not finish the moves of an interrupted drain; its jobs stay frozen until the drain runs again'),
+  );
+  for (const { sourceNodeId, jobs } of finished) {
+    logger.warn({ sourceNodeId, jobs }, 'finished the moves of an interrupted drain; run the drain again to move the jobs it had not reached');
   }
 }
 

@@ -125,7 +125,7 @@ export { holdDataDir, readDataDirHolder } from './data-dir-holder.js';
 export type { DataDirHolder, HeldDataDir } from './data-dir-holder.js';
 export type { StorageAdmin } from './storage-admin.js';
 export { DRAIN_LOCK } from './node-drain.js';
-export type { DrainOptions, DrainOutcome, DrainProgress } from './node-drain.js';
+export type { DrainOptions, DrainOutcome, DrainProgress, FinishedMoves } from './node-drain.js';
 export { getRows, listKeys, listTableNames, listTables } from './database-tables.js';
 export type { KeyListing, TableInfo } from './database-tables.js';
 export { readDatabaseStats } from './database-stats.js';

@@ -159,6 +159,41 @@ describe('draining a requester node into another', () => {
     expectConsistent(storage);
   });
 
+  it('finishes, when the store is opened again, what drains killed mid-way left frozen: copied jobs leave, the others are freed', async () => {
+    let storage = temp.open();
+    const seeded = await seed(storage);
+    const uncopied = (await storage.jobStore.createJob('requester-c', { state: 'QUEUED' })).job;
+    // A drain killed after its copy committed on the target, before the removal from the source.
+    const raw = new Database(storage.locations.nodeDatabasePath('requester', SOURCE));
+    raw.exec(`CREATE TRIGGER crash BEFORE INSERT ON job_history WHEN new.type = 'JOB_MOVED_OUT' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
+    await expect(storage.admin.drainNode(SOURCE, TARGET)).rejects.toThrow('crash');
+    raw.exec('DROP TRIGGER crash');
+    raw.close();
+    // Another killed before its copy committed: the job frozen, nothing of it on the target.
+    storage.catalogue.setLifecycle('requester-c', 'requester', 'DRAINING');
+    const rawC = new Database(storage.locations.nodeDatabasePath('requester', 'requester-c'));
+    rawC.prepare(`INSERT INTO job_moves (job_id, direction, node_id, batch_id, done, time) VALUES (?, 'out', ?, '', 0, 0)`).run(uncopied.id, TARGET);
+    rawC.close();
+    await rejection(storage.jobStore.updateJobState('requester-c', { jobId: uncopied.id, newState: 'CANCELLED' }), 'UNAVAILABLE');
+    storage.close();
+
+    storage = temp.open();
+    const errors: unknown[] = [];
+    expect(storage.admin.finishInterruptedDrains((_node, error) => errors.push(error))).toEqual([
+      { sourceNodeId: SOURCE, jobs: seeded.live.length },
+      { sourceNodeId: 'requester-c', jobs: 1 },
+    ]);
+    expect(errors).toEqual([]);
+    await rejection(storage.jobStore.getJob(SOURCE, { id: seeded.queued.id }), 'NOT_FOUND', `moved it to node ${TARGET}`);
+    expect((await storage.jobStore.listJobs(TARGET, {})).items.map((job) => job.id).sort()).toEqual([...seeded.live].sort());
+    expect((await storage.jobStore.updateJobState('requester-c', { jobId: uncopied.id, newState: 'CANCELLED' })).state).toBe('CANCELLED');
+    // The drains themselves are not resumed: their sources stay DRAINING, for an operator to run again.
+    expect(storage.catalogue.lifecycle(SOURCE, 'requester')).toBe('DRAINING');
+    expect(storage.admin.finishInterruptedDrains(() => {})).toEqual([]);
+    expectConsistent(storage);
+    expect(checkNodeDatabase('requester', storage.locations.nodeDatabasePath('requester', 'requester-c'))).toEqual([]);
+  });
+
   it('moves the live jobs of a batch together, so it never completes on the target while some are still on the source', async () => {
     const storage = temp.open();
     const { batch } = await storage.batches.createBatch(SOURCE, { jobs: Array.from({ length: 150 }, () => ({ state: 'QUEUED' as const })) });

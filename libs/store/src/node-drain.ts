@@ -25,6 +25,12 @@ export interface DrainOutcome extends DrainProgress {
   retired: boolean;
 }
 
+/** What finishInterrupted did on one source: the frozen jobs it removed (copied) or freed (not copied). */
+export interface FinishedMoves {
+  sourceNodeId: string;
+  jobs: number;
+}
+
 export interface DrainOptions {
   onProgress?: (progress: DrainProgress) => void;
   /** Aborting stops the drain between two jobs; running it again carries on. */
@@ -83,6 +89,33 @@ export class NodeDrainer {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Finishes the moves that drains killed mid-way left half-done, on every node still DRAINING:
+   * each frozen job is removed if its copy committed on the target, and freed otherwise. Run by
+   * the server as it starts, so that no job refuses its changes ("try again in a moment") until
+   * an operator happens to run the drain again; the jobs the drain had not reached yet stay
+   * where they are, for that run. Without the drain lock: only the process holding the data
+   * directory runs drains, none runs here (or it would finish them itself), and this is one
+   * synchronous step, so none can start before it ends. A source that fails (its file refused,
+   * say) goes to `onError`, its jobs stay frozen as they were, and the others go on.
+   */
+  finishInterrupted(onError: (sourceNodeId: string, error: unknown) => void): FinishedMoves[] {
+    if (this.running) return [];
+    const finished: FinishedMoves[] = [];
+    for (const entry of this.deps.catalogue.list()) {
+      if (entry.kind !== 'requester' || entry.lifecycle !== 'DRAINING') continue;
+      try {
+        const source = this.requesterDatabase(entry.nodeId);
+        if (source === undefined) continue; // catalogued, but its file was removed
+        const jobs = finishHalfDoneMoves(source, entry.nodeId, (nodeId) => this.requesterDatabase(nodeId), this.deps.clock());
+        if (jobs > 0) finished.push({ sourceNodeId: entry.nodeId, jobs });
+      } catch (error) {
+        onError(entry.nodeId, error);
+      }
+    }
+    return finished;
   }
 
   /** Moves groups of jobs, oldest first, until a pass over the source finds none left. */

@@ -7,7 +7,7 @@ import { importRows, type ImportOutcome } from './database-import.js';
 import { TERMINAL_EXECUTION_STATES } from './execution-model.js';
 import { checkNodeId } from './identifiers.js';
 import { TERMINAL_JOB_STATES } from './job-model.js';
-import type { NodeDrainer, DrainOptions, DrainOutcome } from './node-drain.js';
+import type { NodeDrainer, DrainOptions, DrainOutcome, FinishedMoves } from './node-drain.js';
 import type { RetentionReport } from './retention.js';
 import type { RetentionRunner } from './retention-runner.js';
 import { StagedExport } from './staged-export.js';
@@ -24,6 +24,8 @@ export interface StorageAdmin {
   /** Retention over one database or all of them; with `dryRun`, what it would do. */
   runRetention(name: string | undefined, dryRun: boolean): Promise<RetentionReport[]>;
   drainNode(sourceNodeId: string, targetNodeId: string, options?: DrainOptions): Promise<DrainOutcome>;
+  /** Finishes what drains killed mid-way left frozen (NodeDrainer.finishInterrupted); run as the server starts. */
+  finishInterruptedDrains(onError: (sourceNodeId: string, error: unknown) => void): FinishedMoves[];
   /** Marks every database of the node RETIRED; refused while any holds a record that has not ended. */
   retireNode(nodeId: string): CatalogueEntry[];
 }
@@ -72,6 +74,7 @@ export function storageAdmin(
     },
 
     drainNode: (sourceNodeId, targetNodeId, options) => drainer.drain(sourceNodeId, targetNodeId, options),
+    finishInterruptedDrains: (onError) => drainer.finishInterrupted(onError),
 
     retireNode(nodeId) {
       checkNodeId(nodeId);
