@@ -40,7 +40,8 @@ describe('the compute node agent', () => {
     const compute = processes.launch(COMPUTE_MAIN, ['--server', address, '--node-id', COMPUTE, '--lease-ttl-seconds', '2', '--kill-grace-ms', '500', ...args]);
     await Promise.race([
       compute.waitFor('compute node ready'),
-      compute.exited.then((code) => Promise.reject(new Error(`the compute node exited with ${code} before it was ready`))),
+      // With its last words (the fatal line saying why), so that a failure here explains itself.
+      compute.exited.then((code) => Promise.reject(new Error(`the compute node exited with ${code} before it was ready: ${JSON.stringify(compute.lines.slice(-3))}`))),
     ]);
     return compute;
   }

@@ -51,17 +51,38 @@ describe('registerNode', () => {
     expect(told).toEqual([7n]);
   });
 
-  it('gives up at once on a refusal that waiting cannot mend', async () => {
+  it('registers at once when the lease that held the node ended between the refusal and the look', async () => {
+    let registers = 0;
+    const client = await serve({
+      async register() {
+        if (++registers === 1) throw refused();
+        return { node: { id: 'c-1', leaseId: 9n, online: true } };
+      },
+      async get() {
+        return { node: { id: 'c-1', leaseId: 7n, online: false } }; // lease 7 expired meanwhile
+      },
+    });
+    const told: bigint[] = [];
+    // A minute between tries: a wait before the second would time the test out.
+    expect(await registerNode(client, request, { retryMs: 60_000, onWaiting: ({ leaseId }) => told.push(leaseId) })).toMatchObject({ leaseId: 9n });
+    expect(registers).toBe(2);
+    expect(told).toEqual([]);
+  });
+
+  it('gives up, after one more try at once, on a refusal that waiting cannot mend', async () => {
     // Its own lease expired: FAILED_PRECONDITION too, but the node is not online under another lease.
+    let registers = 0;
     const expired = await serve({
       async register() {
+        registers++;
         throw failedPrecondition('lease 9 expired at …; grant a new one');
       },
       async get() {
         return { node: { id: 'c-1', leaseId: 9n, online: false } };
       },
     });
-    await expect(registerNode(expired, request, { retryMs: 10 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringContaining('lease 9 expired') });
+    await expect(registerNode(expired, request, { retryMs: 60_000 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringContaining('lease 9 expired') });
+    expect(registers).toBe(2);
     const unknown = await serve({
       async register() {
         throw notFound('lease 9 not found');

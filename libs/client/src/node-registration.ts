@@ -17,7 +17,7 @@ export interface RegisterNodeOptions {
  * online under another live lease: that of another agent running with the same node id, or of
  * this node's agent before a crash, whose lease has yet to expire. The wait ends when that lease
  * does (its agent stopped, or it was revoked); the caller's own lease must be kept alive
- * meanwhile. Any other refusal is thrown at once.
+ * meanwhile. Any other refusal is thrown, once a second try at once has met it too.
  */
 export async function registerNode(
   registry: NodeRegistryClient,
@@ -26,6 +26,7 @@ export async function registerNode(
 ): Promise<Node> {
   const nodeId = request.node?.id ?? '';
   let waitingFor: bigint | undefined;
+  let triedAgainAtOnce = false;
   for (;;) {
     options.signal?.throwIfAborted();
     try {
@@ -36,7 +37,15 @@ export async function registerNode(
       if (!isJobkeepError(error, 'FAILED_PRECONDITION')) throw error;
       const holder = await onlineUnderAnotherLease(registry, nodeId, request.leaseId ?? 0n, options.signal);
       options.signal?.throwIfAborted();
-      if (holder === undefined) throw error;
+      if (holder === undefined) {
+        // The lease that held the node may have ended between the refusal and this look (the
+        // agent before a crash, whose lease was about to expire): one more try tells. A refusal
+        // that waiting cannot mend (this caller's own lease has expired) comes back the same.
+        if (triedAgainAtOnce) throw error;
+        triedAgainAtOnce = true;
+        continue;
+      }
+      triedAgainAtOnce = false;
       if (holder !== waitingFor) options.onWaiting?.({ leaseId: holder, error });
       waitingFor = holder;
       await sleep(options.retryMs ?? 500, undefined, { signal: options.signal }).catch((sleepError: unknown) => {
