@@ -41,7 +41,7 @@ const BATCH = 500;
  * them is what keeps the request ids of a database that retention keeps small from growing with
  * every create ever made (a batch's holds all its job ids).
  */
-export const REQUEST_ID_MEMORY_MS = 24 * 3_600_000;
+const REQUEST_ID_MEMORY_MS = 24 * 3_600_000;
 
 const failInTx: Record<NodeDatabaseKind, (db: NodeDatabase, id: string, message: string, now: number) => void> = {
   requester: failJobInTx,
