@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { expectConsistent, jobsOf, NODE, useClockedStorage } from './test-support/batch-fixture.js';
+import { expectConsistent, jobsOf, NODE, useClockedStorage } from './test-support/clocked-requester.js';
 import { rejection } from './test-support/temp-storage.js';
 
 describe('reading batches', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job, JobState } from './job-model.js';
-import { allJobIds, batchCompletions, expectConsistent, jobsOf, NODE, useClockedStorage } from './test-support/batch-fixture.js';
+import { allJobIds, batchCompletions, expectConsistent, jobsOf, NODE, useClockedStorage } from './test-support/clocked-requester.js';
 import { rejection } from './test-support/temp-storage.js';
 
 describe('BATCH_COMPLETED', () => {

@@ -3,29 +3,11 @@ import { checkNodeDatabase } from './consistency-check.js';
 import type { Job, JobState } from './job-model.js';
 import type { OnDuplicate } from './job-store.js';
 import type { Storage } from './storage.js';
-import { rejection, useTempStorage } from './test-support/temp-storage.js';
-
-const NODE = 'requester-1';
-const T0 = 1_700_000_000_000;
+import { allJobs, NODE, useClockedStorage } from './test-support/clocked-requester.js';
+import { rejection } from './test-support/temp-storage.js';
 
 describe('dedupe keys', () => {
-  const temp = useTempStorage('perTest');
-
-  function openClocked() {
-    const clock = { now: T0 };
-    return { storage: temp.open({ clock: () => clock.now }), clock };
-  }
-
-  async function allJobs(storage: Storage): Promise<Job[]> {
-    const jobs: Job[] = [];
-    let pageToken: string | undefined;
-    do {
-      const page = await storage.jobStore.listJobs(NODE, { pageSize: 1000, pageToken });
-      jobs.push(...page.items);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== '');
-    return jobs;
-  }
+  const openClocked = useClockedStorage();
 
   const historyHead = async (storage: Storage) => (await storage.jobStore.getJobHistory(NODE, { pageSize: 1000 })).items.length;
 

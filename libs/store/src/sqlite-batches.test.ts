@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_JOBS, type CreateBatchInput } from './batch-store.js';
-import { allHistory, allJobIds, expectConsistent, getJob, jobsOf, NODE, T0, useClockedStorage } from './test-support/batch-fixture.js';
+import { allHistory, allJobIds, expectConsistent, getJob, jobsOf, NODE, T0, useClockedStorage } from './test-support/clocked-requester.js';
 import { rejection } from './test-support/temp-storage.js';
 
 describe('CreateBatch, and the batch a CreateJob names', () => {

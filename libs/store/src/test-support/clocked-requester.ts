@@ -1,11 +1,11 @@
 import { expect } from 'vitest';
 import type { CreateBatchInput } from '../batch-store.js';
 import { checkNodeDatabase } from '../consistency-check.js';
-import type { JobEvent } from '../job-model.js';
+import type { Job, JobEvent } from '../job-model.js';
 import type { Storage } from '../storage.js';
 import { useTempStorage } from './temp-storage.js';
 
-/** The requester node of the batch tests, and the time their clocks start at. */
+/** The requester node of the tests that use these helpers, and the time their clocks start at. */
 export const NODE = 'requester-1';
 export const T0 = 1_700_000_000_000;
 
@@ -37,16 +37,19 @@ export async function allHistory(storage: Storage): Promise<JobEvent[]> {
 
 export const batchCompletions = async (storage: Storage) => (await allHistory(storage)).filter((event) => event.type === 'BATCH_COMPLETED');
 
-export async function allJobIds(storage: Storage): Promise<string[]> {
-  const ids: string[] = [];
+/** Every job of NODE, a page at a time. */
+export async function allJobs(storage: Storage): Promise<Job[]> {
+  const jobs: Job[] = [];
   let pageToken: string | undefined;
   do {
     const page = await storage.jobStore.listJobs(NODE, { pageSize: 1000, pageToken });
-    ids.push(...page.items.map((job) => job.id));
+    jobs.push(...page.items);
     pageToken = page.nextPageToken;
   } while (pageToken !== '');
-  return ids;
+  return jobs;
 }
+
+export const allJobIds = async (storage: Storage): Promise<string[]> => (await allJobs(storage)).map((job) => job.id);
 
 /** The consistency check, which also compares each batch's counts and completion with its jobs. */
 export function expectConsistent(storage: Storage): void {
