@@ -146,13 +146,17 @@ function isEnded(state: JobState): boolean {
 function readJobRows(db: NodeDatabase, jobId: string): JobRows | undefined {
   const job = db.statement('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRows['job'] | undefined;
   if (job === undefined) return undefined;
+  const executions = db.statement('SELECT * FROM executions WHERE job_id = ? ORDER BY create_time, id').all(jobId) as JobRows['executions'];
+  const requestIdsOf = (recordId: unknown, kinds: string) =>
+    db.statement(`SELECT * FROM request_ids WHERE record_id = ? AND kind IN (${kinds})`).all(recordId) as Row[];
   return {
     job,
     spec: db.statement('SELECT * FROM job_specs WHERE job_id = ?').get(jobId) as Row | undefined,
     labels: db.statement('SELECT * FROM job_labels WHERE job_id = ?').all(jobId) as Row[],
-    executions: db.statement('SELECT * FROM executions WHERE job_id = ? ORDER BY create_time, id').all(jobId) as JobRows['executions'],
+    executions,
     history: db.statement('SELECT * FROM job_history WHERE job_id = ? ORDER BY revision').all(jobId) as JobRows['history'],
-    requestIds: db.statement(`SELECT * FROM request_ids WHERE record_id = ? AND kind IN ('job', 'job-existing')`).all(jobId) as Row[],
+    // The creates of its executions too: retried on the target, they find the execution they made.
+    requestIds: [...requestIdsOf(jobId, `'job', 'job-existing'`), ...executions.flatMap((execution) => requestIdsOf(execution.id, `'execution'`))],
     batch: job.batch_id === '' ? undefined : (db.statement('SELECT * FROM batches WHERE id = ?').get(job.batch_id) as Row | undefined),
   };
 }

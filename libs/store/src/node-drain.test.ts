@@ -88,6 +88,23 @@ describe('draining a requester node into another', () => {
     expect((await storage.jobStore.getJob(TARGET, { id: first.job.id })).id).toBe(first.job.id);
   });
 
+  it('takes the request ids of a job’s executions along: a retried CreateExecution makes no second execution on the target', async () => {
+    const storage = temp.open();
+    const { jobStore } = storage;
+    const job = (await jobStore.createJob(SOURCE, { state: 'QUEUED' })).job;
+    const first = await jobStore.createExecution(SOURCE, { jobId: job.id, computeNodeId: 'compute-1', requestId: 'exec-req-1' });
+    await storage.admin.drainNode(SOURCE, TARGET);
+
+    expect((await jobStore.createExecution(TARGET, { jobId: job.id, computeNodeId: 'compute-1', requestId: 'exec-req-1' })).id).toBe(first.id);
+    expect((await jobStore.listExecutions(TARGET, { jobId: job.id })).items.map((execution) => execution.id)).toEqual([first.id]);
+    await rejection(
+      jobStore.createExecution(SOURCE, { jobId: job.id, computeNodeId: 'compute-1', requestId: 'exec-req-1' }),
+      'ALREADY_EXISTS',
+      `request_id exec-req-1 created execution ${first.id}, which a drain has since moved to node ${TARGET} with job ${job.id}`,
+    );
+    expectConsistent(storage);
+  });
+
   it('carries on where a drain stopped, and a job moves exactly once', async () => {
     const storage = temp.open();
     const seeded = await seed(storage);
