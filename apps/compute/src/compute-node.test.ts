@@ -11,6 +11,7 @@ import {
   type ExecutionStoreClient,
   type JobSpec,
   type JobStoreClient,
+  type LeaseServiceClient,
   type NodeRegistryClient,
 } from '@jobkeep/client';
 import { COMPUTE_MAIN, SERVER_MAIN, eventually, launchServer, processGone, useNodeProcesses, type NodeProcess } from '@jobkeep/testing';
@@ -23,7 +24,7 @@ const LONG_RUNNING: JobSpec = { executor: 'exec', argv: [process.execPath, '-e',
 
 describe('the compute node agent', () => {
   const processes = useNodeProcesses();
-  let clients: { jobs: JobStoreClient; executions: ExecutionStoreClient; registry: NodeRegistryClient } | undefined;
+  let clients: { jobs: JobStoreClient; executions: ExecutionStoreClient; registry: NodeRegistryClient; leases?: LeaseServiceClient } | undefined;
   afterEach(() => {
     for (const client of Object.values(clients ?? {})) client.close();
     clients = undefined;
@@ -32,8 +33,14 @@ describe('the compute node agent', () => {
   /** A server, and the clients a requester uses: the tests play the requester. */
   async function serve() {
     const { address } = await launchServer(processes, processes.tempDir());
-    clients = { jobs: createJobStoreClient(address), executions: createExecutionStoreClient(address), registry: createNodeRegistryClient(address) };
-    return { address, ...clients };
+    const serving = {
+      jobs: createJobStoreClient(address),
+      executions: createExecutionStoreClient(address),
+      registry: createNodeRegistryClient(address),
+      leases: createLeaseClient(address),
+    };
+    clients = serving;
+    return { address, ...serving };
   }
 
   async function launchCompute(address: string, args: string[] = []): Promise<NodeProcess> {
@@ -191,7 +198,7 @@ describe('the compute node agent', () => {
     await eventually(() => expect(processGone(pid)).toBe(true));
   });
 
-  it('runs one agent per node id: a second waits for the first one’s lease, and takes the node once the first stops', async () => {
+  it('runs one agent per node id: a second waits for the first one’s lease, and takes the node once the first stops', { timeout: 20_000 }, async () => {
     const { address, registry } = await serve();
     const first = await launchCompute(address);
     const { leaseId: firstLease, address: firstAddress } = (await registry.get({ nodeId: COMPUTE })).node!;
@@ -227,6 +234,27 @@ describe('the compute node agent', () => {
     const taken = (await registry.get({ nodeId: COMPUTE })).node!;
     expect(taken).toMatchObject({ online: true, address: 'second:7421' });
     expect(taken.leaseId).not.toBe(firstLease);
+  });
+
+  it('keeps waiting for the node under a new lease when its own lease is lost while it waits', { timeout: 20_000 }, async () => {
+    const { address, registry, leases } = await serve();
+    const first = await launchCompute(address);
+    const firstLease = (await registry.get({ nodeId: COMPUTE })).node!.leaseId;
+    const second = processes.launch(COMPUTE_MAIN, ['--server', address, '--node-id', COMPUTE, '--lease-ttl-seconds', '2', '--address', 'second:7421']);
+    const waiting = await second.waitFor('node online under another lease; waiting for it to end');
+    expect(waiting.heldBy).toBe(String(firstLease));
+    await leases.revoke({ leaseId: BigInt(waiting.leaseId as string) });
+    const replaced = await second.waitFor('lease lost while waiting for the node; waiting on under a new lease');
+    await eventually(() => expect(second.lines.filter((line) => line.msg === 'node online under another lease; waiting for it to end').length).toBe(2));
+    expect(replaced.reason).toMatch(/lease \d+ (not found|expired)/);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await Promise.race([
+      second.waitFor('compute node ready'),
+      second.exited.then((code) => Promise.reject(new Error(`the waiting agent exited with ${code}: ${JSON.stringify(second.lines.slice(-3))}`))),
+    ]);
+    expect((await registry.get({ nodeId: COMPUTE })).node).toMatchObject({ online: true, address: 'second:7421' });
   });
 
   it('rides out a server restart in the middle of a run: the run completes and is reported', { timeout: 30_000 }, async () => {

@@ -6,9 +6,8 @@ import {
   createJobStoreClient,
   createLeaseClient,
   createNodeRegistryClient,
-  grantLease,
   isJobkeepError,
-  registerNode,
+  registerUnderLease,
   watchExecutions,
   type JobkeepError,
   type LeaseKeeper,
@@ -49,7 +48,7 @@ export interface ComputeNodeOptions {
   env?: NodeJS.ProcessEnv;
   /**
    * Ends the start's wait for the node's registration under another lease to end (see
-   * registerNode): startComputeNode then rejects with the signal's reason.
+   * registerUnderLease): startComputeNode then rejects with the signal's reason.
    */
   signal?: AbortSignal;
 }
@@ -122,7 +121,6 @@ class ComputeAgent implements ComputeNode {
 
   async start(): Promise<void> {
     await this.clients.leases.waitForReady(Date.now() + CONNECT_TIMEOUT_MS);
-    this.lease = await this.grant();
     await this.register(this.startSignal === undefined ? undefined : AbortSignal.any([this.stopWatching.signal, this.startSignal]));
 
     const reaped = await this.runner.records.reapLeftovers();
@@ -159,21 +157,26 @@ class ComputeAgent implements ComputeNode {
     this.logger.info({ nodeId: this.nodeId }, 'compute node stopped');
   }
 
-  private grant(): Promise<LeaseKeeper> {
-    return grantLease(this.clients.leases, this.config.leaseTtlSeconds, { onLost: (error) => this.onLeaseLost(error) });
-  }
-
-  /** Registers the node under its current lease, waiting while it is online under another one (see registerNode). */
+  /**
+   * Registers the node under a new lease, waiting while it is online under another one, and under
+   * yet another lease if this one is lost meanwhile (see registerUnderLease).
+   */
   private async register(signal = this.stopWatching.signal): Promise<void> {
     const { nodeId, address, labels, slots } = this.config;
-    await registerNode(
-      this.clients.registry,
-      { node: { id: nodeId, kind: NodeDatabaseKind.COMPUTE, address, labels, capacity: { slots } }, leaseId: this.leaseId },
+    const { lease } = await registerUnderLease(
+      { leases: this.clients.leases, registry: this.clients.registry },
+      { id: nodeId, kind: NodeDatabaseKind.COMPUTE, address, labels, capacity: { slots } },
+      this.config.leaseTtlSeconds,
       {
         signal,
-        onWaiting: ({ leaseId, error }) => this.logger.warn({ nodeId, heldBy: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+        onLost: (error) => this.onLeaseLost(error),
+        onWaiting: ({ heldBy, leaseId, error }) =>
+          this.logger.warn({ nodeId, heldBy: String(heldBy), leaseId: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+        onLeaseReplaced: ({ leaseId, error }) =>
+          this.logger.warn({ nodeId, leaseId: String(leaseId), reason: error.message }, 'lease lost while waiting for the node; waiting on under a new lease'),
       },
     );
+    this.lease = lease;
     this.logger.info({ nodeId, leaseId: String(this.leaseId) }, 'registered');
   }
 
@@ -192,7 +195,6 @@ class ComputeAgent implements ComputeNode {
             if (failures > 0) await sleep(Math.min(5000, 250 * 2 ** failures), undefined, { signal: this.stopWatching.signal });
             // Revoked too: a server restart may have revived it, and it would hold the old registration's place.
             await this.lease?.stop({ revoke: true }).catch(() => undefined);
-            this.lease = await this.grant();
             await this.register();
             return;
           } catch (renewError) {

@@ -53,6 +53,29 @@ describe('the requester daemon', () => {
     expect(daemon.lines.map((line) => line.msg)).toContain('a lost report of a compute node recovered');
   });
 
+  it('runs one daemon per node id: a second waits, under a new lease when its own is revoked meanwhile, and takes the node once the first stops', { timeout: 20_000 }, async () => {
+    const { nodes, leases, launch, startDaemon } = await cluster();
+    const first = await startDaemon(['--lease-ttl-seconds', '2']);
+    const firstLease = (await nodes.get({ nodeId: REQUESTER })).node!.leaseId;
+    const second = launch(['--lease-ttl-seconds', '2', '--address', 'second:7420']);
+    const waiting = await second.waitFor('node online under another lease; waiting for it to end');
+    expect(waiting.heldBy).toBe(String(firstLease));
+    await leases.revoke({ leaseId: BigInt(waiting.leaseId as string) });
+    await second.waitFor('lease lost while waiting for the node; waiting on under a new lease');
+    await eventually(() => expect(second.lines.filter((line) => line.msg === 'node online under another lease; waiting for it to end')).toHaveLength(2));
+    expect((await nodes.get({ nodeId: REQUESTER })).node).toMatchObject({ leaseId: firstLease, online: true });
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await Promise.race([
+      second.waitFor('requester ready'),
+      second.exited.then((code) => Promise.reject(new Error(`the waiting daemon exited with ${code}`))),
+    ]);
+    const taken = (await nodes.get({ nodeId: REQUESTER })).node!;
+    expect(taken).toMatchObject({ online: true, address: 'second:7420' });
+    expect(taken.leaseId).not.toBe(firstLease);
+  });
+
   it('spreads 100 jobs over 3 compute nodes by their free slots and completes each with exactly one run', { timeout: 60_000 }, async () => {
     const { address, jobs, submit, startDaemon } = await cluster();
     const computeNodes = await Promise.all(['compute-a', 'compute-b', 'compute-c'].map((id) => startCompute(address, id, { slots: 8 })));

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobEventType, NodeDatabaseKind, OnlineFilter } from '@jobkeep/api';
-import { JobkeepError, grantLease, isJobkeepError, registerNode, watchJobs, type LeaseKeeper } from '@jobkeep/client';
+import { JobkeepError, isJobkeepError, registerUnderLease, watchJobs, type LeaseKeeper } from '@jobkeep/client';
 import type { Logger } from 'pino';
 import { ExecutionFollower } from './execution-follower.js';
 import { NodePicker, type ComputeNode } from './node-picker.js';
@@ -119,29 +119,30 @@ export class RequesterDaemon {
   }
 
   /**
-   * Registers the node as a requester under a new lease, once no other lease holds it (see
-   * registerNode); again whenever that lease is lost.
+   * Registers the node as a requester under a new lease, once no other lease holds it, and under
+   * yet another lease if this one is lost meanwhile (see registerUnderLease); again whenever the
+   * lease it is registered under is lost.
    */
   private async register(): Promise<void> {
-    const lease = await grantLease(this.clients.leases, this.config.leaseTtlSeconds, {
-      onLost: (error) => {
-        if (this.stopping.signal.aborted) return;
-        this.logger.warn({ err: error }, 'lease lost; registering again');
-        this.registering = this.registerAgain();
-      },
-    });
-    this.lease = lease;
-    await registerNode(
-      this.clients.nodes,
-      {
-        node: { id: this.config.nodeId, kind: NodeDatabaseKind.REQUESTER, address: this.config.address, labels: this.config.labels },
-        leaseId: lease.leaseId,
-      },
+    const { nodeId, address, labels } = this.config;
+    const { lease } = await registerUnderLease(
+      { leases: this.clients.leases, registry: this.clients.nodes },
+      { id: nodeId, kind: NodeDatabaseKind.REQUESTER, address, labels },
+      this.config.leaseTtlSeconds,
       {
         signal: this.stopping.signal,
-        onWaiting: ({ leaseId, error }) => this.logger.warn({ heldBy: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+        onLost: (error) => {
+          if (this.stopping.signal.aborted) return;
+          this.logger.warn({ err: error }, 'lease lost; registering again');
+          this.registering = this.registerAgain();
+        },
+        onWaiting: ({ heldBy, leaseId, error }) =>
+          this.logger.warn({ heldBy: String(heldBy), leaseId: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
+        onLeaseReplaced: ({ leaseId, error }) =>
+          this.logger.warn({ leaseId: String(leaseId), reason: error.message }, 'lease lost while waiting for the node; waiting on under a new lease'),
       },
     );
+    this.lease = lease;
     this.logger.info({ leaseId: lease.leaseId.toString() }, 'requester registered');
   }
 

@@ -16,6 +16,8 @@ export type {
 export { grantLease, keepLeaseAlive } from './lease-keeper.js';
 export { registerNode } from './node-registration.js';
 export type { RegisterNodeOptions } from './node-registration.js';
+export { registerUnderLease } from './leased-registration.js';
+export type { LeasedRegistrationOptions } from './leased-registration.js';
 export type { KeepLeaseOptions, LeaseKeeper, LeaseServiceClient } from './lease-keeper.js';
 export { withLock } from './with-lock.js';
 export type { HeldLock, LockServiceClient, WithLockOptions } from './with-lock.js';

@@ -1,5 +1,5 @@
 import { JobState } from '@jobkeep/api';
-import { createCheckpointStoreClient, createExecutionStoreClient, createJobStoreClient, createNodeRegistryClient } from '@jobkeep/client';
+import { createCheckpointStoreClient, createExecutionStoreClient, createJobStoreClient, createLeaseClient, createNodeRegistryClient } from '@jobkeep/client';
 import { launchServer, useNodeProcesses } from '@jobkeep/testing';
 import { afterEach, onTestFailed } from 'vitest';
 import type { JobStatus } from '../commands/status.js';
@@ -25,20 +25,26 @@ export function useRequesterCluster() {
     const executions = createExecutionStoreClient(address);
     const nodes = createNodeRegistryClient(address);
     const checkpoints = createCheckpointStoreClient(address);
-    closers.push(() => jobs.close(), () => executions.close(), () => nodes.close(), () => checkpoints.close());
+    const leases = createLeaseClient(address);
+    closers.push(() => jobs.close(), () => executions.close(), () => nodes.close(), () => checkpoints.close(), () => leases.close());
     const cli = ['--server', address, '--node-id', REQUESTER];
     const submit = async (...args: string[]) => (await requesterJson<{ jobs: JobView[] }>(['submit', ...cli, ...args])).jobs;
     const status = (jobId: string) => requesterJson<JobStatus>(['status', ...cli, jobId]);
     const jobState = async (jobId: string) => (await jobs.getJob({ nodeId: REQUESTER, key: { case: 'id', value: jobId } })).job!;
     const views = async (jobId: string) => (await jobs.listExecutions({ nodeId: REQUESTER, jobId })).executions;
     const countIn = async (state: JobState) => (await jobs.listJobs({ nodeId: REQUESTER, states: [state], pageSize: 1000 })).jobs.length;
-    const startDaemon = async (args: string[] = []) => {
+    /** A daemon process, not yet ready. */
+    const launch = (args: string[] = []) => {
       const daemon = launchDaemon(processes, address, REQUESTER, args);
       // What the daemon did, for whoever reads a failure.
       onTestFailed(() => console.error(daemon.lines.slice(-100).map((line) => JSON.stringify(line)).join('\n')));
+      return daemon;
+    };
+    const startDaemon = async (args: string[] = []) => {
+      const daemon = launch(args);
       await daemon.waitFor('requester ready');
       return daemon;
     };
-    return { address, cli, jobs, executions, nodes, checkpoints, submit, status, jobState, views, countIn, startDaemon };
+    return { address, cli, jobs, executions, nodes, checkpoints, leases, submit, status, jobState, views, countIn, launch, startDaemon };
   };
 }

@@ -1,0 +1,72 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Node } from '@jobkeep/api';
+import { JobkeepError, isJobkeepError } from '@jobkeep/errors';
+import { grantLease, type LeaseKeeper, type LeaseServiceClient } from './lease-keeper.js';
+import { registerNode, type RegisterNodeOptions } from './node-registration.js';
+import type { NodeRegistryClient } from './service-clients.js';
+
+export interface LeasedRegistrationOptions extends Pick<RegisterNodeOptions, 'signal' | 'retryMs'> {
+  /** Told when the node is found online under another lease (`heldBy`, once per such lease) while this one (`leaseId`) waits. */
+  onWaiting?: (wait: { heldBy: bigint; leaseId: bigint; error: Error }) => void;
+  /** Told when the lease is lost once the node is registered under it (see KeepLeaseOptions.onLost). */
+  onLost?: (error: JobkeepError) => void;
+  /** Told when the lease was lost before the node was registered under it, and a new one takes its place. */
+  onLeaseReplaced?: (lost: { leaseId: bigint; error: Error }) => void;
+}
+
+/**
+ * Grants a lease of `ttlSeconds`, keeps it alive and registers `node` under it, waiting while the
+ * node is online under another lease (see registerNode). A wait can outlast the lease: it may be
+ * revoked, or expire when its keep-alives are held back past its TTL (a paused or starved agent).
+ * Then a new lease takes its place and the wait goes on, instead of the agent giving up on a node
+ * it is entitled to. Resolves with the lease the node is registered under. On any failure, or when
+ * the signal aborts, the lease it was waiting under is revoked.
+ */
+export async function registerUnderLease(
+  clients: { leases: LeaseServiceClient; registry: NodeRegistryClient },
+  node: NonNullable<Parameters<NodeRegistryClient['register']>[0]['node']>,
+  ttlSeconds: number,
+  options: LeasedRegistrationOptions = {},
+): Promise<{ lease: LeaseKeeper; node: Node }> {
+  for (;;) {
+    options.signal?.throwIfAborted();
+    let registered = false;
+    const lease = await grantLease(clients.leases, ttlSeconds, { onLost: (error) => registered && options.onLost?.(error) });
+    try {
+      const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
+      const registeredNode = await registerNode(clients.registry, { node, leaseId: lease.leaseId }, {
+        retryMs: options.retryMs,
+        signal,
+        onWaiting: ({ leaseId: heldBy, error }) => options.onWaiting?.({ heldBy, leaseId: lease.leaseId, error }),
+      });
+      registered = true;
+      // Lost between the server's answer and this line: onLost was not told, so tell it now.
+      if (lease.signal.aborted) options.onLost?.(lease.signal.reason as JobkeepError);
+      return { lease, node: registeredNode };
+    } catch (error) {
+      // Asked before the revoke below, which would end the lease either way.
+      const lost = options.signal?.aborted !== true && (await wasLost(clients.leases, lease));
+      await lease.stop({ revoke: true }).catch(() => undefined);
+      options.signal?.throwIfAborted();
+      if (!lost) throw error;
+      options.onLeaseReplaced?.({ leaseId: lease.leaseId, error: error instanceof Error ? error : new Error(String(error)) });
+      // A pause, so that a server which keeps ending new leases at once is not asked in a loop.
+      await sleep(options.retryMs ?? 500, undefined, { signal: options.signal }).catch(() => options.signal?.throwIfAborted());
+    }
+  }
+}
+
+/**
+ * Whether the registration failed because its lease had ended: the keeper saw it go, or the
+ * server no longer has it live (a register that got there first was refused NOT_FOUND, or
+ * FAILED_PRECONDITION while the expired lease awaits its reaping). A server that cannot be asked
+ * leaves the registration's own error standing.
+ */
+async function wasLost(leases: LeaseServiceClient, lease: LeaseKeeper): Promise<boolean> {
+  if (lease.signal.aborted) return true;
+  const live = await leases.timeToLive({ leaseId: lease.leaseId }).then(
+    ({ remainingMs }) => remainingMs > 0n,
+    (error: unknown) => (isJobkeepError(error, 'NOT_FOUND') ? false : undefined),
+  );
+  return live === false;
+}
