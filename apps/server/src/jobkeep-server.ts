@@ -84,8 +84,12 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
   const retention = new RetentionScheduler(storage, config.retentionIntervalMs, logger);
   const sweeper = new LeaseSweeper(storage.leaseStore, config.leaseSweepIntervalMs, logger);
   // grpc-js takes 4 MiB by default; a CreateBatch of many jobs needs more (see --max-message-bytes).
-  // Responses keep grpc-js's default: no limit of the server's own.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes });
+  // Responses keep grpc-js's default: no limit of the server's own. Streams per connection have no
+  // bound in grpc-js unless given one; KeepAlive streams, unlike watches, are not counted otherwise.
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    'grpc.max_concurrent_streams': config.maxStreamsPerConnection,
+  });
   const health = new HealthImplementation({ '': 'SERVING' });
   // Aborted at shutdown, so that watches end at once instead of holding it for the grace period.
   const watches = new AbortController();

@@ -35,6 +35,7 @@ describe('server settings', () => {
       maxSpecBytes: 1024 * 1024,
       maxBlobBytes: 1024 * 1024,
       maxWatchesPerConnection: 64,
+      maxStreamsPerConnection: 1024,
       maxLockWaiters: 1024,
     });
   });
@@ -81,6 +82,8 @@ describe('server settings', () => {
     [['--max-open-databases', '0'], /positive integer/],
     [['--retention-interval-ms', '2592000000'], /at most 2147483647 ms/],
     [['--max-watches-per-connection', '0'], /positive integer/],
+    [['--max-streams-per-connection', '0'], /positive integer/],
+    [['--max-streams-per-connection', '64'], /--max-streams-per-connection \(64\) must be larger than --max-watches-per-connection \(64\)/],
     [['--max-lock-waiters', '-1'], /positive integer/],
   ])('refuses %j, saying why', (args, message) => {
     expect(() => parse(...args)).toThrow(message);

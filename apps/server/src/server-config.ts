@@ -40,11 +40,20 @@ export interface ServerConfig extends SecuritySettings {
   maxBlobBytes: number;
   /** Watch streams open at once on one client connection. */
   maxWatchesPerConnection: number;
+  /** Calls and streams of every kind open at once on one client connection (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
   /** Acquire calls waiting in one lock's line. */
   maxLockWaiters: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Sixteen times the watch limit: room for a client's watches, lease keep-alives and the 64 calls
+ * in flight the benchmarks make, while a client that opens streams without end is held back by
+ * its own HTTP/2 layer, instead of each costing the server memory for as long as it stays open.
+ */
+const DEFAULT_MAX_STREAMS_PER_CONNECTION = 1024;
 
 function positiveInteger(value: string): number {
   const parsed = Number(value);
@@ -212,6 +221,15 @@ export function serverCommand(): Command {
         .argParser(positiveInteger),
     )
     .addOption(
+      new Option(
+        '--max-streams-per-connection <n>',
+        'calls and streams of every kind open at once on one client connection; the client holds back more until one ends',
+      )
+        .env('JOBKEEP_MAX_STREAMS_PER_CONNECTION')
+        .default(DEFAULT_MAX_STREAMS_PER_CONNECTION)
+        .argParser(positiveInteger),
+    )
+    .addOption(
       new Option('--max-lock-waiters <n>', 'Acquire calls waiting in one lock\'s line; one more is RESOURCE_EXHAUSTED')
         .env('JOBKEEP_MAX_LOCK_WAITERS')
         .default(DEFAULT_STORE_LIMITS.maxLockWaiters)
@@ -229,9 +247,22 @@ export function parseServerConfig(argv: readonly string[], command = serverComma
   const configFile = command.getOptionValue('config') as string | undefined;
   if (configFile !== undefined) applyConfigFile(command, configFile);
   const { config: _file, ...settings } = command.opts<ServerConfig & { config?: string }>();
-  const tooSmall = messageLimitProblem(settings);
-  if (tooSmall !== undefined) command.error(tooSmall);
+  const problem = messageLimitProblem(settings) ?? streamLimitProblem(settings);
+  if (problem !== undefined) command.error(problem);
   return settings;
+}
+
+/**
+ * Every watch is a stream, so a connection full of watches could make no other call unless the
+ * stream limit is above the watch limit; a watch past it would wait instead of hearing
+ * RESOURCE_EXHAUSTED.
+ */
+function streamLimitProblem(config: Pick<ServerConfig, 'maxStreamsPerConnection' | 'maxWatchesPerConnection'>): string | undefined {
+  if (config.maxStreamsPerConnection > config.maxWatchesPerConnection) return undefined;
+  return (
+    `--max-streams-per-connection (${config.maxStreamsPerConnection}) must be larger than --max-watches-per-connection ` +
+    `(${config.maxWatchesPerConnection}): every watch is a stream, and a connection needs room for its other calls`
+  );
 }
 
 /**
