@@ -199,7 +199,7 @@ describe('the compute node agent', () => {
   });
 
   it('runs one agent per node id: a second waits for the first one’s lease, and takes the node once the first stops', { timeout: 20_000 }, async () => {
-    const { address, registry } = await serve();
+    const { address, registry, leases } = await serve();
     const first = await launchCompute(address);
     const { leaseId: firstLease, address: firstAddress } = (await registry.get({ nodeId: COMPUTE })).node!;
     const args = ['--server', address, '--node-id', COMPUTE, '--lease-ttl-seconds', '2', '--address', 'second:7421'];
@@ -213,20 +213,15 @@ describe('the compute node agent', () => {
     expect(second.lines.some((line) => line.msg === 'compute node ready')).toBe(false);
 
     // A third one waiting is stopped by SIGTERM, and goes without a trace: its lease is revoked.
-    const leases = createLeaseClient(address);
-    try {
-      const leaseIds = async () => (await leases.list({ pageSize: 100 })).leases.map((lease) => lease.id).sort();
-      const before = await leaseIds();
-      const third = processes.launch(COMPUTE_MAIN, args);
-      await third.waitFor('node online under another lease; waiting for it to end');
-      expect((await leaseIds()).length).toBe(before.length + 1);
-      third.child.kill('SIGTERM');
-      expect(await third.exited).toBe(0);
-      expect(third.lines.some((line) => line.msg === 'compute node stopped before it was ready')).toBe(true);
-      expect(await leaseIds()).toEqual(before);
-    } finally {
-      leases.close();
-    }
+    const leaseIds = async () => (await leases.list({ pageSize: 100 })).leases.map((lease) => lease.id).sort();
+    const before = await leaseIds();
+    const third = processes.launch(COMPUTE_MAIN, args);
+    await third.waitFor('node online under another lease; waiting for it to end');
+    expect((await leaseIds()).length).toBe(before.length + 1);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    expect(third.lines.some((line) => line.msg === 'compute node stopped before it was ready')).toBe(true);
+    expect(await leaseIds()).toEqual(before);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -284,15 +279,10 @@ describe('the compute node agent', () => {
   });
 
   it('takes a new lease and registers again when its lease is lost', async () => {
-    const { address, registry } = await serve();
+    const { address, registry, leases } = await serve();
     const compute = await launchCompute(address);
     const before = (await registry.get({ nodeId: COMPUTE })).node!;
-    const leases = createLeaseClient(address);
-    try {
-      await leases.revoke({ leaseId: before.leaseId });
-    } finally {
-      leases.close();
-    }
+    await leases.revoke({ leaseId: before.leaseId });
     await compute.waitFor('lease lost');
     await eventually(async () => {
       const node = (await registry.get({ nodeId: COMPUTE })).node!;
