@@ -169,7 +169,7 @@ class ComputeAgent implements ComputeNode {
       this.config.leaseTtlSeconds,
       {
         signal,
-        onLost: (error) => this.onLeaseLost(error),
+        onLost: (error, lost) => this.onLeaseLost(error, lost),
         onWaiting: ({ heldBy, leaseId, error }) =>
           this.logger.warn({ nodeId, heldBy: String(heldBy), leaseId: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
         onLeaseReplaced: ({ leaseId, error }) =>
@@ -185,16 +185,16 @@ class ComputeAgent implements ComputeNode {
    * a requester that gave their jobs back in the meantime stops them (CANCELLED), and its view
    * refuses their late reports.
    */
-  private onLeaseLost(error: JobkeepError): void {
+  private onLeaseLost(error: JobkeepError, lost: LeaseKeeper): void {
     if (this.stopping) return;
-    this.logger.warn({ err: error, leaseId: String(this.leaseId) }, 'lease lost');
+    this.logger.warn({ err: error, leaseId: String(lost.leaseId) }, 'lease lost');
     this.track(
       (async () => {
+        // Revoked too: a server restart may have revived it, and it would hold the old registration's place.
+        await lost.stop({ revoke: true }).catch(() => undefined);
         for (let failures = 0; !this.stopping; failures++) {
           try {
             if (failures > 0) await sleep(Math.min(5000, 250 * 2 ** failures), undefined, { signal: this.stopWatching.signal });
-            // Revoked too: a server restart may have revived it, and it would hold the old registration's place.
-            await this.lease?.stop({ revoke: true }).catch(() => undefined);
             await this.register();
             return;
           } catch (renewError) {

@@ -53,7 +53,7 @@ describe('the requester daemon', () => {
     expect(daemon.lines.map((line) => line.msg)).toContain('a lost report of a compute node recovered');
   });
 
-  it('runs one daemon per node id: a second waits, under a new lease when its own is revoked meanwhile, and takes the node once the first stops', { timeout: 20_000 }, async () => {
+  it('runs one daemon per node id: a second waits, under a new lease when its own is revoked meanwhile, and takes the node once the first stops; one stopped while it waits revokes its lease', { timeout: 20_000 }, async () => {
     const { nodes, leases, launch, startDaemon } = await cluster();
     const first = await startDaemon(['--lease-ttl-seconds', '2']);
     const firstLease = (await nodes.get({ nodeId: REQUESTER })).node!.leaseId;
@@ -64,6 +64,16 @@ describe('the requester daemon', () => {
     await second.waitFor('lease lost while waiting for the node; waiting on under a new lease');
     await eventually(() => expect(second.lines.filter((line) => line.msg === 'node online under another lease; waiting for it to end')).toHaveLength(2));
     expect((await nodes.get({ nodeId: REQUESTER })).node).toMatchObject({ leaseId: firstLease, online: true });
+
+    // A third one waiting is stopped by SIGTERM, and goes without a trace: its lease is revoked.
+    const leaseIds = async () => (await leases.list({ pageSize: 100 })).leases.map((lease) => lease.id).sort();
+    const before = await leaseIds();
+    const third = launch(['--lease-ttl-seconds', '2']);
+    await third.waitFor('node online under another lease; waiting for it to end');
+    expect(await leaseIds()).toHaveLength(before.length + 1);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    expect(await leaseIds()).toEqual(before);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

@@ -81,7 +81,9 @@ export class RequesterDaemon {
    */
   async start(): Promise<void> {
     try {
-      await this.register();
+      // Kept where a stop waits for it: a stop during the wait revokes the lease it waited under.
+      this.registering = this.register();
+      await this.registering;
       const from = await this.checkpoint.load();
       // Before any reconcile: whether a node is offline is judged on a fresh read only.
       await this.refreshNodes();
@@ -131,10 +133,10 @@ export class RequesterDaemon {
       this.config.leaseTtlSeconds,
       {
         signal: this.stopping.signal,
-        onLost: (error) => {
+        onLost: (error, lost) => {
           if (this.stopping.signal.aborted) return;
-          this.logger.warn({ err: error }, 'lease lost; registering again');
-          this.registering = this.registerAgain();
+          this.logger.warn({ err: error, leaseId: lost.leaseId.toString() }, 'lease lost; registering again');
+          this.registering = this.registerAgain(lost);
         },
         onWaiting: ({ heldBy, leaseId, error }) =>
           this.logger.warn({ heldBy: String(heldBy), leaseId: String(leaseId), reason: error.message }, 'node online under another lease; waiting for it to end'),
@@ -146,10 +148,11 @@ export class RequesterDaemon {
     this.logger.info({ leaseId: lease.leaseId.toString() }, 'requester registered');
   }
 
-  private async registerAgain(): Promise<void> {
+  private async registerAgain(lost: LeaseKeeper): Promise<void> {
+    // Revoked too: a server restart may have revived it, and it would hold the old registration's place.
+    await lost.stop({ revoke: true }).catch(() => undefined);
     for (let failures = 0; !this.stopping.signal.aborted; failures++) {
       try {
-        await this.lease?.stop({ revoke: true }).catch(() => undefined);
         await this.register();
         return;
       } catch (error) {

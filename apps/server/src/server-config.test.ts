@@ -47,6 +47,15 @@ describe('server settings', () => {
     expect(parse('--max-spec-bytes', '65536')).toMatchObject({ maxSpecBytes: 65536, maxBlobBytes: 2048, maxWatchesPerConnection: 8, maxLockWaiters: 10 });
   });
 
+  it('sets the stream limit to sixteen streams a watch, at least 1024, unless it is given', () => {
+    for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
+    expect(parse('--max-watches-per-connection', '128')).toMatchObject({ maxWatchesPerConnection: 128, maxStreamsPerConnection: 2048 });
+    expect(parse('--max-watches-per-connection', '8')).toMatchObject({ maxStreamsPerConnection: 1024 });
+    expect(parse('--max-watches-per-connection', '128', '--max-streams-per-connection', '200')).toMatchObject({ maxStreamsPerConnection: 200 });
+    process.env.JOBKEEP_CONFIG = configFile({ maxWatchesPerConnection: 100, maxStreamsPerConnection: 101 });
+    expect(parse()).toMatchObject({ maxWatchesPerConnection: 100, maxStreamsPerConnection: 101 });
+  });
+
   it('refuses a message limit that a spec or a checkpoint at its own limit would not fit in', () => {
     expect(() => parse('--max-message-bytes', '1048576')).toThrow(
       "--max-message-bytes (1048576) must be larger than --max-spec-bytes (1048576) and --max-blob-bytes (1048576): a request carries a spec or a checkpoint's data, and more",

@@ -49,11 +49,13 @@ export interface ServerConfig extends SecuritySettings {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
- * Sixteen times the watch limit: room for a client's watches, lease keep-alives and the 64 calls
- * in flight the benchmarks make, while a client that opens streams without end is held back by
- * its own HTTP/2 layer, instead of each costing the server memory for as long as it stays open.
+ * Unless set, the stream limit is sixteen times the watch limit, and at least 1024: room for a
+ * client's watches, lease keep-alives and the 64 calls in flight the benchmarks make, while a
+ * client that opens streams without end is held back by its own HTTP/2 layer, instead of each
+ * stream costing the server memory for as long as it stays open.
  */
 const DEFAULT_MAX_STREAMS_PER_CONNECTION = 1024;
+const STREAMS_PER_WATCH = 16;
 
 function positiveInteger(value: string): number {
   const parsed = Number(value);
@@ -223,10 +225,10 @@ export function serverCommand(): Command {
     .addOption(
       new Option(
         '--max-streams-per-connection <n>',
-        'calls and streams of every kind open at once on one client connection; the client holds back more until one ends',
+        'calls and streams of every kind open at once on one client connection, the client holding back more until one ends (default: 16 × --max-watches-per-connection, at least 1024)',
       )
         .env('JOBKEEP_MAX_STREAMS_PER_CONNECTION')
-        .default(DEFAULT_MAX_STREAMS_PER_CONNECTION)
+        .default(DEFAULT_MAX_STREAMS_PER_CONNECTION, '16 × --max-watches-per-connection, at least 1024')
         .argParser(positiveInteger),
     )
     .addOption(
@@ -247,6 +249,9 @@ export function parseServerConfig(argv: readonly string[], command = serverComma
   const configFile = command.getOptionValue('config') as string | undefined;
   if (configFile !== undefined) applyConfigFile(command, configFile);
   const { config: _file, ...settings } = command.opts<ServerConfig & { config?: string }>();
+  if (command.getOptionValueSource('maxStreamsPerConnection') === 'default') {
+    settings.maxStreamsPerConnection = Math.max(DEFAULT_MAX_STREAMS_PER_CONNECTION, STREAMS_PER_WATCH * settings.maxWatchesPerConnection);
+  }
   const problem = messageLimitProblem(settings) ?? streamLimitProblem(settings);
   if (problem !== undefined) command.error(problem);
   return settings;

@@ -25,7 +25,10 @@ describe('registerUnderLease', () => {
           return { lease: { id: BigInt(granted.length), ttlSeconds } };
         },
         async *keepAlive(requests: AsyncIterable<KeepAliveRequest>) {
-          for await (const { leaseId } of requests) yield { leaseId, ttlSeconds: 60n };
+          for await (const { leaseId } of requests) {
+            if (ended.has(leaseId)) throw notFound(`lease ${leaseId} has expired or been revoked`);
+            yield { leaseId, ttlSeconds: 60n };
+          }
         },
         async revoke({ leaseId }) {
           revoked.push(leaseId);
@@ -80,7 +83,8 @@ describe('registerUnderLease', () => {
       retryMs: 10,
       onLeaseReplaced: ({ leaseId, error }) => {
         replaced.push(leaseId);
-        expect(error.message).toContain('lease 1 not found');
+        // Whichever saw it first: the register's refusal, or the keeper's first renewal.
+        expect(error.message).toMatch(/lease 1 (not found|has expired or been revoked)/);
       },
     });
     try {
@@ -91,6 +95,47 @@ describe('registerUnderLease', () => {
     } finally {
       await lease.stop({ revoke: false });
     }
+  });
+
+  it('replaces a lease its keeper finds gone while the node is held by another, and waits on under the new one', async () => {
+    const leases = await leaseService();
+    let holder: bigint | undefined = 7n;
+    const nodes = await registry(() => (holder === undefined ? undefined : failedPrecondition(`node c-1 is online under lease ${holder}`)), 7n);
+    const waits: [bigint, bigint][] = [];
+    const registering = registerUnderLease({ leases: leases.client, registry: nodes.client }, node, 1, {
+      retryMs: 20,
+      onWaiting: ({ heldBy, leaseId }) => {
+        waits.push([heldBy, leaseId]);
+        // Lease 1 ends while it waits: its next renewal (a third of a second on) finds it gone.
+        if (leaseId === 1n) leases.ended.add(1n);
+        else holder = undefined;
+      },
+      onLeaseReplaced: ({ leaseId, error }) => {
+        expect(leaseId).toBe(1n);
+        expect(error.message).toContain('lease 1 has expired or been revoked');
+      },
+    });
+    const { lease } = await registering;
+    try {
+      expect(lease.leaseId).toBe(2n);
+      expect(waits).toEqual([[7n, 1n], [7n, 2n]]);
+      expect(nodes.registeredUnder).toEqual([2n]);
+    } finally {
+      await lease.stop({ revoke: false });
+    }
+  });
+
+  it('tells onLost of a loss after the registration, with the lease lost', async () => {
+    const leases = await leaseService();
+    const nodes = await registry(() => undefined);
+    let lost: { error: Error; leaseId: bigint } | undefined;
+    const { lease } = await registerUnderLease({ leases: leases.client, registry: nodes.client }, node, 1, {
+      onLost: (error, which) => (lost = { error, leaseId: which.leaseId }),
+    });
+    leases.ended.add(lease.leaseId);
+    await new Promise((resolve) => lease.signal.addEventListener('abort', resolve, { once: true }));
+    expect(lost).toMatchObject({ leaseId: 1n, error: { code: 'NOT_FOUND' } });
+    await lease.stop({ revoke: false });
   });
 
   it('throws a refusal that a new lease cannot mend, once, and revokes the lease it took', async () => {

@@ -6,10 +6,16 @@ import { registerNode, type RegisterNodeOptions } from './node-registration.js';
 import type { NodeRegistryClient } from './service-clients.js';
 
 export interface LeasedRegistrationOptions extends Pick<RegisterNodeOptions, 'signal' | 'retryMs'> {
-  /** Told when the node is found online under another lease (`heldBy`, once per such lease) while this one (`leaseId`) waits. */
+  /**
+   * Told when the node is found online under another lease (`heldBy`) while this one (`leaseId`)
+   * waits: once per holder for each lease the wait goes on under.
+   */
   onWaiting?: (wait: { heldBy: bigint; leaseId: bigint; error: Error }) => void;
-  /** Told when the lease is lost once the node is registered under it (see KeepLeaseOptions.onLost). */
-  onLost?: (error: JobkeepError) => void;
+  /**
+   * Told when the lease the node was registered under is lost (see KeepLeaseOptions.onLost), with
+   * that lease: its caller may not have it yet, if it was lost as the registration went through.
+   */
+  onLost?: (error: JobkeepError, lease: LeaseKeeper) => void;
   /** Told when the lease was lost before the node was registered under it, and a new one takes its place. */
   onLeaseReplaced?: (lost: { leaseId: bigint; error: Error }) => void;
 }
@@ -31,7 +37,7 @@ export async function registerUnderLease(
   for (;;) {
     options.signal?.throwIfAborted();
     let registered = false;
-    const lease = await grantLease(clients.leases, ttlSeconds, { onLost: (error) => registered && options.onLost?.(error) });
+    const lease: LeaseKeeper = await grantLease(clients.leases, ttlSeconds, { onLost: (error) => registered && options.onLost?.(error, lease) });
     try {
       const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
       const registeredNode = await registerNode(clients.registry, { node, leaseId: lease.leaseId }, {
@@ -41,7 +47,7 @@ export async function registerUnderLease(
       });
       registered = true;
       // Lost between the server's answer and this line: onLost was not told, so tell it now.
-      if (lease.signal.aborted) options.onLost?.(lease.signal.reason as JobkeepError);
+      if (lease.signal.aborted) options.onLost?.(lease.signal.reason as JobkeepError, lease);
       return { lease, node: registeredNode };
     } catch (error) {
       // Asked before the revoke below, which would end the lease either way.
@@ -58,15 +64,14 @@ export async function registerUnderLease(
 
 /**
  * Whether the registration failed because its lease had ended: the keeper saw it go, or the
- * server no longer has it live (a register that got there first was refused NOT_FOUND, or
- * FAILED_PRECONDITION while the expired lease awaits its reaping). A server that cannot be asked
- * leaves the registration's own error standing.
+ * server has it no more (a register that got there first was refused NOT_FOUND, or
+ * FAILED_PRECONDITION while the expired lease awaited its reaping; TimeToLive answers NOT_FOUND
+ * for both). A server that cannot be asked leaves the registration's own error standing.
  */
 async function wasLost(leases: LeaseServiceClient, lease: LeaseKeeper): Promise<boolean> {
   if (lease.signal.aborted) return true;
-  const live = await leases.timeToLive({ leaseId: lease.leaseId }).then(
-    ({ remainingMs }) => remainingMs > 0n,
-    (error: unknown) => (isJobkeepError(error, 'NOT_FOUND') ? false : undefined),
+  return leases.timeToLive({ leaseId: lease.leaseId }).then(
+    () => false,
+    (error: unknown) => isJobkeepError(error, 'NOT_FOUND'),
   );
-  return live === false;
 }

@@ -297,15 +297,6 @@ function selectExecutionInTx(db: NodeDatabase, executionId: string): JobExecutio
   return row === undefined ? undefined : executionFromRow(row);
 }
 
-/** Why an execution this database made is no longer here: its job's drain, or a delete. */
-function executionGoneHow(db: NodeDatabase, executionId: string): string {
-  const created = db.statement(`SELECT job_id FROM job_history WHERE execution_id = ? AND execution_id <> '' AND type = 'EXECUTION_CREATED'`).get(executionId) as
-    | { job_id: string }
-    | undefined;
-  const movedTo = created === undefined ? undefined : jobMovedTo(db, created.job_id);
-  return movedTo === undefined ? 'has since been deleted' : `a drain has since moved to node ${movedTo} with job ${created!.job_id}`;
-}
-
 function existingExecutionInTx(db: NodeDatabase, executionId: string): JobExecution {
   const execution = selectExecutionInTx(db, executionId);
   if (execution === undefined) throw notFound(`execution ${executionId} not found`);
@@ -317,7 +308,10 @@ export function createExecutionInTx(db: NodeDatabase, input: Required<Omit<Creat
   if (earlier !== undefined) {
     const first = selectExecutionInTx(db, earlier.recordId);
     if (first === undefined) {
-      throw alreadyExists(`request_id ${input.requestId} created execution ${earlier.recordId}, which ${executionGoneHow(db, earlier.recordId)}`);
+      // The retry names the job the execution was made for; a drain may have moved that job.
+      const movedTo = jobMovedTo(db, input.jobId);
+      const since = movedTo === undefined ? 'has since been deleted' : `a drain has since moved to node ${movedTo} with job ${input.jobId}`;
+      throw alreadyExists(`request_id ${input.requestId} created execution ${earlier.recordId}, which ${since}`);
     }
     return first;
   }
