@@ -45,8 +45,9 @@ describe('streams per connection', () => {
     const { job } = await client.createJob({ nodeId: NODE, job: {} });
     // Clients of one address share a connection unless one asks for a pool of its own.
     const leases = createTypedClient(LeaseService, server.address);
+    // A short deadline for the call held back; the other connection's call gets the default one.
     const jobs = createTypedClient(JobStore, server.address, { defaultDeadlineMs: 500 });
-    const elsewhere = createTypedClient(JobStore, server.address, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 }, defaultDeadlineMs: 500 });
+    const elsewhere = createTypedClient(JobStore, server.address, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
     try {
       const { lease } = await leases.grant({ ttlSeconds: 60n });
       const streams = [openKeepAlive(leases, lease!.id), openKeepAlive(leases, lease!.id), openKeepAlive(leases, lease!.id)];
