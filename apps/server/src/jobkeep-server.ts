@@ -75,6 +75,18 @@ async function serve(config: ServerConfig, credentials: grpc.ServerCredentials, 
       if (returned.length > 0) logger.info({ returned }, 'claims of ended leases returned to their queues');
       if (failure !== undefined) logger.error({ err: failure }, 'returning claims of ended leases failed; trying again at the next lease end or restart');
     },
+    stallCredit: config.leaseStallToleranceMs === 0 ? undefined : {
+      toleranceMs: config.leaseStallToleranceMs,
+      onCredited: (stall, leases, failure) => {
+        const stalled = { creditedMs: stall.lengthMs, leases };
+        if (failure !== undefined) {
+          logger.error({ ...stalled, err: failure }, 'the server ran nothing for longer than --lease-stall-tolerance-ms, and giving that time back to the leases failed');
+          return;
+        }
+        metrics.observeStallCredit(stall);
+        logger.warn(stalled, 'the server ran nothing for longer than --lease-stall-tolerance-ms; that time was given back to the leases alive then');
+      },
+    },
     onDatabaseOpened: (info) => {
       logger.info(info, 'database opened');
       // Databases open lazily, on requests, so the scheduler below exists by the time this runs.

@@ -144,4 +144,16 @@ describe('server settings', () => {
     expect(() => parse('--group-commit-max-wait-ms', '1001')).toThrow(/from 0 to 1000/);
     expect(() => parse('--group-commit-max-wait-ms', '-1')).toThrow(/from 0 to 1000/);
   });
+
+  it('gives leases back stalls past 500 ms unless told another tolerance, or 0 for none', () => {
+    for (const key of Object.keys(process.env)) if (key.startsWith('JOBKEEP_')) delete process.env[key];
+    expect(parse()).toMatchObject({ leaseStallToleranceMs: 500 });
+    expect(parse('--lease-stall-tolerance-ms', '0')).toMatchObject({ leaseStallToleranceMs: 0 });
+    process.env.JOBKEEP_LEASE_STALL_TOLERANCE_MS = '2000';
+    expect(parse()).toMatchObject({ leaseStallToleranceMs: 2000 });
+    delete process.env.JOBKEEP_LEASE_STALL_TOLERANCE_MS;
+    expect(parse('--config', configFile({ leaseStallToleranceMs: 0 }))).toMatchObject({ leaseStallToleranceMs: 0 });
+
+    for (const value of ['-1', '1.5', 'off', '']) expect(() => parse('--lease-stall-tolerance-ms', value)).toThrow(/positive integer/);
+  });
 });

@@ -32,6 +32,11 @@ export interface ServerConfig extends SecuritySettings {
   retentionIntervalMs: number;
   /** The longest the lease sweeper sleeps between looks for expired leases, in milliseconds. */
   leaseSweepIntervalMs: number;
+  /**
+   * How long the server may stand still (its event loop blocked, its process paused) before the
+   * rest of the stall is given back to every lease, in milliseconds; 0: never given back.
+   */
+  leaseStallToleranceMs: number;
   /** The largest request the server takes, in bytes. */
   maxMessageBytes: number;
   /** The largest job spec (or execution job_spec), as JSON, in bytes; below maxMessageBytes. */
@@ -84,6 +89,10 @@ function groupCommitWait(value: string): number {
     throw new InvalidArgumentError(`expected a whole number of milliseconds from 0 to ${MAX_GROUP_COMMIT_WAIT_MS}`);
   }
   return parsed;
+}
+
+function millisecondsOrOff(value: string): number {
+  return /^0+$/.test(value) ? 0 : milliseconds(value);
 }
 
 function listenAddress(value: string): string {
@@ -196,6 +205,15 @@ export function serverCommand(): Command {
         .env('JOBKEEP_LEASE_SWEEP_INTERVAL_MS')
         .default(500)
         .argParser(milliseconds),
+    )
+    .addOption(
+      new Option(
+        '--lease-stall-tolerance-ms <ms>',
+        'a stall of the server (a long transaction, a slow fsync, a paused process) past this long does not count against leases; 0 counts every stall',
+      )
+        .env('JOBKEEP_LEASE_STALL_TOLERANCE_MS')
+        .default(500)
+        .argParser(millisecondsOrOff),
     )
     .addOption(
       new Option('--max-message-bytes <n>', 'largest request, in bytes; a larger one gets RESOURCE_EXHAUSTED (16 MiB fits a CreateBatch of 10,000 jobs of 1.6 KB)')

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { CallObserver } from '@jobkeep/api';
-import type { CommittedBatch, Storage } from '@jobkeep/store';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CommittedBatch, Stall, Storage } from '@jobkeep/store';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Latency buckets from 100 µs (a cached read) to 10 s (a deadline), in seconds. */
 const RPC_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
@@ -39,6 +39,12 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  private readonly stallCredited = new Counter({
+    name: 'jobkeep_lease_stall_credited_seconds_total',
+    help: 'Time the server ran nothing past --lease-stall-tolerance-ms, given back to the leases alive then',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'jobkeep_' });
   }
@@ -47,6 +53,11 @@ export class ServerMetrics {
   readonly observeBatch = ({ kind, writes, seconds }: CommittedBatch): void => {
     this.batchWrites.observe({ kind }, writes);
     this.commitSeconds.observe({ kind }, seconds);
+  };
+
+  /** For openStorage: records each stall given back to the leases. */
+  readonly observeStallCredit = (stall: Stall): void => {
+    this.stallCredited.inc(stall.lengthMs / 1000);
   };
 
   /** Reports the open databases of `storage` and their records by state at every scrape. */

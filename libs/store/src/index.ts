@@ -5,6 +5,7 @@ export type { StoreLimits } from './store-limits.js';
 export { DURABILITY_MODES } from './sqlite-connection.js';
 export type { Durability } from './sqlite-connection.js';
 export { GROUP_COMMIT_DEFAULTS } from './group-commit.js';
+export type { Stall, StallWatchSettings } from './stall-watch.js';
 export type { GroupCommitSettings } from './group-commit.js';
 export { DatabaseLocations } from './database-locations.js';
 export type { DatabaseLocationSettings, NodeDatabaseKind } from './database-locations.js';

@@ -1,6 +1,7 @@
 import { notFound } from '@jobkeep/errors';
 import type { CoordinationDatabase } from './coordination-database.js';
 import type { Lease, LeaseOwner } from './lease-store.js';
+import type { Stall } from './stall-watch.js';
 
 export interface LeaseRow {
   id: number;
@@ -79,4 +80,13 @@ export function endLeaseInTx(db: CoordinationDatabase, leaseId: number, now: num
  */
 export function refreshLeasesInTx(db: CoordinationDatabase, now: number): number {
   return db.statement('UPDATE leases SET expire_time = ? + ttl_ms').run(now).changes;
+}
+
+/**
+ * Gives back to every lease alive at `stall.sinceMs` the time the server stood still (see
+ * StallWatch): a lease the server could not renew because it ran nothing must not end for it.
+ * Returns how many leases were given the time.
+ */
+export function creditStallInTx(db: CoordinationDatabase, stall: Stall): number {
+  return db.statement('UPDATE leases SET expire_time = expire_time + ? WHERE expire_time > ?').run(stall.lengthMs, stall.sinceMs).changes;
 }

@@ -3,7 +3,7 @@ import { Catalogue } from './catalogue.js';
 import { coordinationMigrations } from './coordination-schema.js';
 import { CoordinationDatabase } from './coordination-database.js';
 import type { LeaseStore } from './lease-store.js';
-import { refreshLeasesInTx } from './lease-writes.js';
+import { creditStallInTx, refreshLeasesInTx } from './lease-writes.js';
 import { LockManager } from './lock-manager.js';
 import type { LockStore } from './lock-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
@@ -34,6 +34,7 @@ import { removeLeftoverStaging } from './staged-export.js';
 import { NodeDrainer } from './node-drain.js';
 import { storageAdmin, type StorageAdmin } from './storage-admin.js';
 import { resolveStoreLimits, type StoreLimits } from './store-limits.js';
+import { StallWatch, type Stall, type StallWatchSettings } from './stall-watch.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -65,6 +66,16 @@ export interface StorageSettings extends DatabaseLocationSettings {
    * The admin tool, working on files offline, passes false: its open is not a restart.
    */
   refreshLeasesAtOpen?: boolean;
+  /**
+   * Gives leases back the time this process ran nothing (see StallWatch), so that a long
+   * transaction, a disk that holds an fsync for seconds or a paused process does not end the
+   * leases whose keep-alives were waiting to be read. The server turns it on; off by default.
+   * It measures stalls on the real clock, so it cannot be combined with `clock`.
+   */
+  stallCredit?: StallWatchSettings & {
+    /** Told of each stall given back: how many leases got the time, or why that failed. */
+    onCredited?: (stall: Stall, leases: number, failure?: unknown) => void;
+  };
   /** Told the SQL of every statement any database runs (see ConnectionOptions.onStatement); tests only. */
   onStatement?: (sql: string) => void;
 }
@@ -114,6 +125,9 @@ export interface Storage {
  * databases lazily on first use. Throws when coordination.db was written by a newer jobkeep.
  */
 export function openStorage(settings: StorageSettings): Storage {
+  if (settings.stallCredit !== undefined && settings.clock !== undefined) {
+    throw new Error('stallCredit measures stalls on the real clock: it cannot be combined with a clock of its own');
+  }
   const limits = resolveStoreLimits(settings.limits);
   const locations = new DatabaseLocations(settings);
   // Whoever opens the storage is the data directory's one writer: no import of another runs there.
@@ -134,7 +148,20 @@ export function openStorage(settings: StorageSettings): Storage {
     onBatchCommitted: (writes, seconds) => settings.onBatchCommitted?.({ kind: 'coordination', writes, seconds }),
   });
   const catalogue = new Catalogue(coordinationDatabase);
-  const clock = settings.clock ?? Date.now;
+  const creditStall = (stall: Stall) => {
+    const told = settings.stallCredit?.onCredited ?? (() => {});
+    let leases: number;
+    try {
+      leases = coordinationDatabase.decide(() => creditStallInTx(coordinationDatabase, stall));
+    } catch (error) {
+      told(stall, 0, error);
+      return;
+    }
+    told(stall, leases);
+  };
+  const stallWatch = settings.stallCredit === undefined ? undefined : new StallWatch(creditStall, settings.stallCredit);
+  // Every store judges leases (a claim's, a lock guard's) by the same clock.
+  const clock = settings.clock ?? stallWatch?.now ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
   if (settings.refreshLeasesAtOpen ?? true) coordinationDatabase.writeNow(() => refreshLeasesInTx(coordinationDatabase, clock()));
   const locks = new LockManager(coordinationDatabase, limits, clock);
@@ -143,7 +170,7 @@ export function openStorage(settings: StorageSettings): Storage {
     catalogue,
     migrations: { requester: requesterMigrations, compute: computeMigrations },
     maxOpen: settings.maxOpenDatabases ?? 256,
-    now: settings.clock,
+    now: clock,
     onDatabaseOpened: settings.onDatabaseOpened,
     connection,
     groupCommit: settings.groupCommit,
@@ -160,23 +187,24 @@ export function openStorage(settings: StorageSettings): Storage {
     },
   };
   const leaseStore = new SqliteLeaseStore(coordinationDatabase, leaseEnded, clock);
-  const retention = new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, settings.clock);
+  const retention = new RetentionRunner(pool, catalogue, settings.retention ?? KEEP_EVERYTHING, clock);
   const drainer = new NodeDrainer({ pool, catalogue, coordination: coordinationDatabase, leases: leaseStore, locks, clock });
+  stallWatch?.start();
   return {
     limits,
-    jobStore: new SqliteJobStore(pool, coordinationDatabase, limits, settings.clock),
+    jobStore: new SqliteJobStore(pool, coordinationDatabase, limits, clock),
     workQueues: new SqliteWorkQueues(pool, coordinationDatabase, clock),
     batches: new SqliteBatches(pool, coordinationDatabase, limits, clock),
     claims,
-    executionStore: new SqliteExecutionStore(pool, coordinationDatabase, limits, settings.clock),
-    checkpointStore: new SqliteCheckpointStore(pool, limits, settings.clock),
+    executionStore: new SqliteExecutionStore(pool, coordinationDatabase, limits, clock),
+    checkpointStore: new SqliteCheckpointStore(pool, limits, clock),
     jobHistory: jobHistoryFeed(pool),
     executionHistory: executionHistoryFeed(pool),
     catalogue,
     locations,
     retention,
     coordination: coordinationDatabase,
-    nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, settings.clock),
+    nodeRegistry: new SqliteNodeRegistry(coordinationDatabase, clock),
     leaseStore,
     lockStore: locks,
     admin: storageAdmin(pool, catalogue, retention, drainer, locations.dataDir),
@@ -184,6 +212,7 @@ export function openStorage(settings: StorageSettings): Storage {
     openDatabases: () => pool.openDatabaseCounts(),
     stopLockWaits: () => locks.close(),
     close() {
+      stallWatch?.stop();
       claims.close();
       locks.close();
       pool.closeAll();
