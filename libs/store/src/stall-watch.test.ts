@@ -57,6 +57,18 @@ describe('StallWatch', () => {
       watch.stop();
     }
   });
+
+  it('is the wall clock before it starts and once it stops', () => {
+    const stalls: Stall[] = [];
+    const watch = new StallWatch((stall) => stalls.push(stall), WATCH);
+    blockEventLoop(400);
+    expect(Math.abs(watch.now() - Date.now())).toBeLessThanOrEqual(1);
+    watch.start();
+    watch.stop();
+    blockEventLoop(400);
+    expect(Math.abs(watch.now() - Date.now())).toBeLessThanOrEqual(1);
+    expect(stalls).toEqual([]);
+  });
 });
 
 describe('leases over a stall of the server', () => {

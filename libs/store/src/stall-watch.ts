@@ -33,8 +33,8 @@ export class StallWatch {
   private readonly tickMs: number;
   private readonly toleranceMs: number;
   private timer: NodeJS.Timeout | undefined;
-  /** The last tick, on the monotonic clock (to measure stalls) and on the wall clock (to date them). */
-  private lastTick = { monotonic: performance.now(), wall: Date.now() };
+  /** The last tick, on the monotonic clock (to measure stalls) and on the wall clock (to date them); unset while stopped. */
+  private lastTick: { monotonic: number; wall: number } | undefined;
 
   constructor(
     private readonly onStall: (stall: Stall) => void,
@@ -49,30 +49,29 @@ export class StallWatch {
     this.timer = setInterval(() => this.tick(), this.tickMs).unref();
   }
 
+  /** Stops watching: `now()` is the wall clock from then on. */
   stop(): void {
     clearInterval(this.timer);
+    this.lastTick = undefined;
   }
 
   /** The wall clock, held at the start of a stall that has not been reported yet. */
   readonly now = (): number => {
     const wall = Date.now();
-    return this.overdueMs() > 0 ? Math.min(wall, this.countsFrom()) : wall;
+    const stall = this.currentStall();
+    return stall === undefined ? wall : Math.min(wall, stall.sinceMs);
   };
 
   private tick(): void {
-    const overdueMs = this.overdueMs();
-    const sinceMs = this.countsFrom();
+    const stall = this.currentStall();
     this.lastTick = { monotonic: performance.now(), wall: Date.now() };
-    if (overdueMs > 0) this.onStall({ sinceMs, lengthMs: Math.ceil(overdueMs) });
+    if (stall !== undefined) this.onStall(stall);
   }
 
-  /** How long past the tolerance the current tick is late, or a negative number. */
-  private overdueMs(): number {
-    return performance.now() - this.lastTick.monotonic - this.tickMs - this.toleranceMs;
-  }
-
-  /** When the current stall, if there is one, began to count, on the wall clock. */
-  private countsFrom(): number {
-    return this.lastTick.wall + this.tickMs + this.toleranceMs;
+  /** The stall going on since the last tick, past the tolerance, if there is one. */
+  private currentStall(): Stall | undefined {
+    if (this.lastTick === undefined) return undefined;
+    const overdueMs = performance.now() - this.lastTick.monotonic - this.tickMs - this.toleranceMs;
+    return overdueMs > 0 ? { sinceMs: this.lastTick.wall + this.tickMs + this.toleranceMs, lengthMs: Math.ceil(overdueMs) } : undefined;
   }
 }
