@@ -85,6 +85,21 @@ describe('CoordinationDatabase group commit', () => {
     expect(durableNames()).toEqual(['a', 'b']);
   });
 
+  it('refuses a decision the full file cannot hold with RESOURCE_EXHAUSTED; the turn it made SQLite roll back fails as UNAVAILABLE', async () => {
+    const db = open();
+    await db.write(hold(db, 'before'));
+    // SQLite's size limit fails a statement with the SQLITE_FULL of a full disk.
+    db.db.pragma(`max_page_count = ${db.db.pragma('page_count', { simple: true }) as number}`);
+    const outcomes = await Promise.allSettled([db.write(hold(db, 'a')), db.write(hold(db, 'x'.repeat(64 * 1024))), db.write(hold(db, 'b'))]);
+    expect(outcomes).toMatchObject([
+      // SQLite undid the whole transaction for it: the decision before it is gone too.
+      { status: 'rejected', reason: { code: 'UNAVAILABLE', message: "coordination.db rolled back this turn's changes: database or disk is full; try again" } },
+      { status: 'rejected', reason: { code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/^coordination\.db cannot grow: its disk is full/) } },
+      { status: 'fulfilled' },
+    ]);
+    expect(durableNames()).toEqual(['b', 'before']);
+  });
+
   it('fails every decision of the turn when its COMMIT fails, keeps none, and starts the next turn clean', async () => {
     const db = open();
     const before = walCommits(file);

@@ -2,6 +2,10 @@ import { unavailable, type JobkeepError } from '@jobkeep/errors';
 import { GROUP_COMMIT_DEFAULTS, scheduleCommit, type GroupCommitSettings, type ScheduledCommit } from './group-commit.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import { SqliteHandle } from './sqlite-handle.js';
+import { refusalBySql } from './sqlite-refusals.js';
+
+/** The file's name in the errors its refusals carry. */
+const FILE = 'coordination.db';
 
 export interface CoordinationDatabaseOptions {
   groupCommit?: GroupCommitSettings;
@@ -57,7 +61,7 @@ export class CoordinationDatabase extends SqliteHandle {
       // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back:
       // the decisions before this one are gone with it.
       if (!this.db.inTransaction) this.abandon(group, unavailable(`coordination.db rolled back this turn's changes: ${(error as Error).message}; try again`));
-      throw error;
+      throw refusalBySql(FILE, error) ?? error;
     } finally {
       this.depth--;
       if (this.group === group && ++group.decisions >= this.settings.maxWrites && this.depth === 0) this.commitPending();
@@ -109,7 +113,7 @@ export class CoordinationDatabase extends SqliteHandle {
       this.statement('COMMIT').run();
     } catch (error) {
       if (this.db.inTransaction) this.statement('ROLLBACK').run();
-      throw this.abandon(group, unavailable(`coordination.db could not commit: ${(error as Error).message}; try again`));
+      throw this.abandon(group, refusalBySql(FILE, error) ?? unavailable(`coordination.db could not commit: ${(error as Error).message}; try again`));
     }
     this.group = undefined;
     group.resolve();

@@ -261,6 +261,24 @@ describe('NodeDatabase writes', () => {
     expect(names(db)).toEqual([]);
   });
 
+  it('refuses a write the full file cannot hold with RESOURCE_EXHAUSTED naming it, keeps the rest of its batch, and writes again once there is room', async () => {
+    const db = open();
+    await db.write(insert(db, 'before'));
+    // SQLite's size limit fails a statement with the SQLITE_FULL of a full disk.
+    db.db.pragma(`max_page_count = ${db.db.pragma('page_count', { simple: true }) as number}`);
+    const large = 'x'.repeat(64 * 1024);
+    const outcomes = await Promise.allSettled([db.write(insert(db, 'a')), db.write(insert(db, large)), db.write(insert(db, 'c'))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(outcomes[1]).toMatchObject({
+      reason: { code: 'RESOURCE_EXHAUSTED', message: `${file} cannot grow: its disk is full, and nothing of this write was kept; free space there, then try again` },
+    });
+    expect(names(db)).toEqual(['before', 'a', 'c']);
+
+    db.db.pragma('max_page_count = 1073741823');
+    await db.write(insert(db, large));
+    expect(names(db)).toHaveLength(4);
+  });
+
   it('commits the pending writes before writeNow runs, so that writeNow sees them', async () => {
     const db = open();
     const before = walCommits(file);

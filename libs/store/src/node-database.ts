@@ -2,6 +2,7 @@ import { unavailable } from '@jobkeep/errors';
 import { GROUP_COMMIT_DEFAULTS, WriteQueue, type GroupCommitSettings } from './group-commit.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import { SqliteHandle } from './sqlite-handle.js';
+import { refusalsRaisedBySql } from './sqlite-refusals.js';
 
 export interface NodeDatabaseOptions {
   /** Told after every commit that changed rows, so that watches read the history again. */
@@ -207,23 +208,3 @@ export class NodeDatabase extends SqliteHandle {
     return (this.statement('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 }
-
-/**
- * Refusals that come from SQLite rather than from the store's own checks, as UNAVAILABLE: both
- * pass with time, so a retry is the right answer.
- * - The schema's triggers refuse some writes with RAISE(ABORT, 'jobkeep: ...'): a write to a
- *   job a drain is moving (job-moves-schema.ts). The retry then learns where the job went.
- * - SQLITE_BUSY: another process held the file's write lock past the busy timeout.
- */
-function refusalsRaisedBySql<T>(file: string, write: () => T): T {
-  try {
-    return write();
-  } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    if (code === 'SQLITE_CONSTRAINT_TRIGGER' && message?.startsWith(TRIGGER_REFUSAL)) throw unavailable(message.slice(TRIGGER_REFUSAL.length));
-    if (code === 'SQLITE_BUSY') throw unavailable(`${file} is locked by another process; try again`);
-    throw error;
-  }
-}
-
-const TRIGGER_REFUSAL = 'jobkeep: ';

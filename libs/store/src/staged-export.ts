@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { invalidArgument } from '@jobkeep/errors';
 import { EXPORT_FORMAT, EXPORT_VERSION, type ExportHeader } from './database-export.js';
+import { refusalBySql } from './sqlite-refusals.js';
 
 /** One row line of an export: its table, its columns as exported, and its line number. */
 export interface ExportRow {
@@ -70,7 +71,7 @@ export class StagedExport {
     } catch (error) {
       db.close();
       fs.rmSync(dir, { recursive: true, force: true });
-      throw error;
+      throw refusalBySql(`the import's staging file in ${dir}`, error) ?? error;
     }
   }
 
