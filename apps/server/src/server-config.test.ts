@@ -154,6 +154,6 @@ describe('server settings', () => {
     delete process.env.JOBKEEP_LEASE_STALL_TOLERANCE_MS;
     expect(parse('--config', configFile({ leaseStallToleranceMs: 0 }))).toMatchObject({ leaseStallToleranceMs: 0 });
 
-    for (const value of ['-1', '1.5', 'off', '']) expect(() => parse('--lease-stall-tolerance-ms', value)).toThrow(/positive integer/);
+    for (const value of ['-1', '1.5', 'off', '']) expect(() => parse('--lease-stall-tolerance-ms', value)).toThrow(/positive integer, or 0 to turn it off/);
   });
 });

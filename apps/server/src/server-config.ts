@@ -91,8 +91,14 @@ function groupCommitWait(value: string): number {
   return parsed;
 }
 
+/** A duration for a timer, or 0 for a feature turned off. */
 function millisecondsOrOff(value: string): number {
-  return /^0+$/.test(value) ? 0 : milliseconds(value);
+  if (/^0+$/.test(value)) return 0;
+  try {
+    return milliseconds(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}, or 0 to turn it off`);
+  }
 }
 
 function listenAddress(value: string): string {
@@ -209,7 +215,7 @@ export function serverCommand(): Command {
     .addOption(
       new Option(
         '--lease-stall-tolerance-ms <ms>',
-        'a stall of the server (a long transaction, a slow fsync, a paused process) past this long does not count against leases; 0 counts every stall',
+        'a stall of the server (a long transaction, a slow fsync, a paused process) past this long does not count against leases; 0 turns that off',
       )
         .env('JOBKEEP_LEASE_STALL_TOLERANCE_MS')
         .default(500)

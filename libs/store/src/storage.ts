@@ -3,7 +3,8 @@ import { Catalogue } from './catalogue.js';
 import { coordinationMigrations } from './coordination-schema.js';
 import { CoordinationDatabase } from './coordination-database.js';
 import type { LeaseStore } from './lease-store.js';
-import { creditStallInTx, refreshLeasesInTx } from './lease-writes.js';
+import { refreshLeasesInTx } from './lease-writes.js';
+import { leaseStallCredit, type StallCreditObserver } from './lease-stall-credit.js';
 import { LockManager } from './lock-manager.js';
 import type { LockStore } from './lock-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
@@ -34,7 +35,7 @@ import { removeLeftoverStaging } from './staged-export.js';
 import { NodeDrainer } from './node-drain.js';
 import { storageAdmin, type StorageAdmin } from './storage-admin.js';
 import { resolveStoreLimits, type StoreLimits } from './store-limits.js';
-import { StallWatch, type Stall, type StallWatchSettings } from './stall-watch.js';
+import { StallWatch, type StallWatchSettings } from './stall-watch.js';
 
 export interface StorageSettings extends DatabaseLocationSettings {
   /** Node databases open at once; the least recently used is closed past it. Default 256. */
@@ -72,10 +73,7 @@ export interface StorageSettings extends DatabaseLocationSettings {
    * leases whose keep-alives were waiting to be read. The server turns it on; off by default.
    * It measures stalls on the real clock, so it cannot be combined with `clock`.
    */
-  stallCredit?: StallWatchSettings & {
-    /** Told of each stall given back: how many leases got the time, or why that failed. */
-    onCredited?: (stall: Stall, leases: number, failure?: unknown) => void;
-  };
+  stallCredit?: StallWatchSettings & { onCredited?: StallCreditObserver };
   /** Told the SQL of every statement any database runs (see ConnectionOptions.onStatement); tests only. */
   onStatement?: (sql: string) => void;
 }
@@ -148,18 +146,8 @@ export function openStorage(settings: StorageSettings): Storage {
     onBatchCommitted: (writes, seconds) => settings.onBatchCommitted?.({ kind: 'coordination', writes, seconds }),
   });
   const catalogue = new Catalogue(coordinationDatabase);
-  const creditStall = (stall: Stall) => {
-    const told = settings.stallCredit?.onCredited ?? (() => {});
-    let leases: number;
-    try {
-      leases = coordinationDatabase.decide(() => creditStallInTx(coordinationDatabase, stall));
-    } catch (error) {
-      told(stall, 0, error);
-      return;
-    }
-    told(stall, leases);
-  };
-  const stallWatch = settings.stallCredit === undefined ? undefined : new StallWatch(creditStall, settings.stallCredit);
+  const stallWatch =
+    settings.stallCredit === undefined ? undefined : new StallWatch(leaseStallCredit(coordinationDatabase, settings.stallCredit.onCredited), settings.stallCredit);
   // Every store judges leases (a claim's, a lock guard's) by the same clock.
   const clock = settings.clock ?? stallWatch?.now ?? Date.now;
   // As etcd does after a restart: time the server was down does not count against any lease.
