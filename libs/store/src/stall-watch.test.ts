@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StallWatch, type Stall } from './stall-watch.js';
 import { rejection, useTempStorage } from './test-support/temp-storage.js';
@@ -127,6 +129,33 @@ describe('leases over a stall of the server', () => {
     expect(idleLeft.remainingMs).toBeGreaterThan(2_000);
     expect(idleLeft.locks).toEqual(['/locks/held']);
     expect((await leaseStore.timeToLive(renewed.id)).remainingMs).toBeGreaterThan(2_000);
+  });
+
+  it('stay judged as of the stall while its credit cannot be committed, which is told once, and get it once it can', async () => {
+    const told: { lengthMs: number; leases: number; failure?: unknown }[] = [];
+    const storage = temp.open({ stallCredit: { toleranceMs: TOLERANCE_MS, onCredited: (stall, leases, failure) => told.push({ lengthMs: stall.lengthMs, leases, failure }) } });
+    const lease = await storage.leaseStore.grant(2);
+    storage.coordination.db.pragma('busy_timeout = 10');
+    // Another process holds coordination.db's write lock: the credit's transaction cannot begin.
+    const other = new Database(path.join(temp.dir(), 'coordination.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await nextTick();
+      told.length = 0;
+      blockEventLoop(2_500);
+      await nextTick();
+      await nextTick();
+      expect(told).toEqual([expect.objectContaining({ leases: 0, failure: expect.objectContaining({ code: 'SQLITE_BUSY' }) })]);
+      // Still judged as of the stall: the lease, whose 2 s ran out in it, is alive.
+      expect(await storage.leaseStore.expireDue()).toEqual([]);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await nextTick();
+    expect(told.at(-1)).toMatchObject({ leases: 1, failure: undefined });
+    expect(told.at(-1)!.lengthMs).toBeGreaterThanOrEqual(2_500 - TOLERANCE_MS);
+    expect((await storage.leaseStore.timeToLive(lease.id)).remainingMs).toBeGreaterThan(0);
   });
 
   it('end at their expire time when the stall credit is off, which is what the credit prevents', async () => {
