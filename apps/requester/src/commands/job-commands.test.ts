@@ -104,7 +104,8 @@ describe('jobkeep-requester submit, list, status and cancel', () => {
     expect(result.stderr).toContain('--node-id');
   });
 
-  it('lists, shows and cancels jobs, as tables or JSON', async () => {
+  // Eleven CLI processes one after another: about 6 s alone, over 20 s on a loaded CI machine.
+  it('lists, shows and cancels jobs, as tables or JSON', { timeout: 60_000 }, async () => {
     const { address, cli } = await setup();
     const common = ['--server', address, '--node-id', 'req-1'];
     const [first, second] = (await requesterJson<{ jobs: JobView[] }>(['submit', ...common, '--count', '2', '--name', 'demo', '--executor', 'noop'])).jobs;
